@@ -1,0 +1,147 @@
+'use strict';
+// Benchmark scenarios. Each scenario is
+//   { name, server: 'baseline' | 'service', setup(ctx) -> workload }
+// ctx: { url, platformKey, gql(query, variables, headers), bearer(key) }
+// workload: { body, headers }                 one fixed request, checked once with fetch before the load
+//        or { requests, headers, verify(), unit, requestsPerUnit }
+//                                             an autocannon request list; verify() must prove it works
+
+const TYPENAME = { query: '{ __typename }' };
+
+// Role given to the IdP groups mapped by the benchmark (a built-in role that
+// may be assigned to people). Service accounts get the service's default role.
+const MAPPING_ROLE_KEY = 'developer';
+
+// Input objects are written inline (not as variables) so the harness does not
+// depend on the names of the schema's input types. JSON strings are valid
+// GraphQL string literals.
+const str = (value) => JSON.stringify(String(value));
+
+let orgCounter = 0;
+const runTag = Math.random().toString(36).slice(2, 8);
+
+async function createOrganization(ctx) {
+  const n = ++orgCounter;
+  const input = `{ slug: ${str(`bench-${runTag}-${n}`)}, name: ${str(`Bench org ${n}`)} }`;
+  const data = await ctx.gql(`mutation { createOrganization(input: ${input}) { id slug } }`, null, ctx.bearer(ctx.platformKey));
+  return data.createOrganization;
+}
+
+async function createServiceAccountKey(ctx) {
+  const org = await createOrganization(ctx);
+  const input = `{ organizationId: ${str(org.id)}, name: "bench" }`;
+  const data = await ctx.gql(
+    `mutation { createServiceAccount(input: ${input}) { serviceAccount { id } apiKey } }`,
+    null,
+    ctx.bearer(ctx.platformKey),
+  );
+  return data.createServiceAccount.apiKey;
+}
+
+const ACTIONS = ['READ', 'WRITE', 'DELETE', 'ADMIN'];
+const TEN_CHECKS = Array.from({ length: 10 }, (_, i) => `{ action: ${ACTIONS[i % 4]}, resource: "r${i}" }`).join(', ');
+
+const createMappingQuery = (organizationId, idpGroup) =>
+  `mutation { createRoleMapping(input: { organizationId: ${str(organizationId)}, idpGroup: ${str(idpGroup)}, ` +
+  `roleKey: ${str(MAPPING_ROLE_KEY)}, priority: 1 }) { id } }`;
+const deleteMappingQuery = (id) => `mutation { deleteRoleMapping(id: ${str(id)}) }`;
+
+// Two requests per pair: create a mapping with a unique IdP group, then delete
+// it by the id the first response returned. Autocannon keeps one context per
+// connection and calls onResponse before building the next request.
+function roleMappingPairRequests(organizationId) {
+  let seq = 0;
+  const createBody = () => JSON.stringify({ query: createMappingQuery(organizationId, `bench-group-${runTag}-${++seq}`) });
+  return [
+    {
+      setupRequest(req, context) {
+        context.mappingId = null;
+        req.body = createBody();
+        return req;
+      },
+      onResponse(status, body, context) {
+        try {
+          context.mappingId = JSON.parse(body).data.createRoleMapping.id;
+        } catch {
+          context.mappingId = null; // counted as an error body / non-2xx by the load runner
+        }
+      },
+    },
+    {
+      // Returning null when the create failed makes autocannon restart the pair.
+      setupRequest(req, context) {
+        if (!context.mappingId) return null;
+        req.body = JSON.stringify({ query: deleteMappingQuery(context.mappingId) });
+        return req;
+      },
+    },
+  ];
+}
+
+module.exports = [
+  {
+    name: 'baseline {__typename}',
+    server: 'baseline',
+    setup: async () => ({ body: TYPENAME }),
+  },
+  {
+    name: 'service {__typename}',
+    server: 'service',
+    setup: async () => ({ body: TYPENAME }),
+  },
+  {
+    name: 'me (platform API key)',
+    server: 'service',
+    setup: async (ctx) => ({
+      body: { query: '{ me { id kind permissions } }' },
+      headers: ctx.bearer(ctx.platformKey),
+    }),
+  },
+  {
+    name: 'can (service-account key)',
+    server: 'service',
+    setup: async (ctx) => ({
+      body: { query: 'query { can(action: WRITE, resource: "conversation:1") { allowed reason } }' },
+      headers: ctx.bearer(await createServiceAccountKey(ctx)),
+    }),
+  },
+  {
+    name: 'checkPermissions x10',
+    server: 'service',
+    setup: async (ctx) => ({
+      body: { query: `query { checkPermissions(checks: [${TEN_CHECKS}]) { allowed } }` },
+      headers: ctx.bearer(await createServiceAccountKey(ctx)),
+    }),
+  },
+  {
+    name: 'organizations first page',
+    server: 'service',
+    setup: async (ctx) => {
+      for (let i = 0; i < 50; i++) await createOrganization(ctx);
+      return {
+        body: { query: '{ organizations(first: 20) { edges { node { id slug } } pageInfo { hasNextPage endCursor } } }' },
+        headers: ctx.bearer(ctx.platformKey),
+      };
+    },
+  },
+  {
+    name: 'createRoleMapping + deleteRoleMapping pair',
+    server: 'service',
+    setup: async (ctx) => {
+      const org = await createOrganization(ctx);
+      const headers = ctx.bearer(ctx.platformKey);
+      return {
+        requests: roleMappingPairRequests(org.id),
+        headers,
+        unit: 'pairs',
+        requestsPerUnit: 2,
+        // One real pair through fetch proves both mutations work before the load.
+        verify: async () => {
+          const created = await ctx.gql(createMappingQuery(org.id, `bench-verify-${runTag}`), null, headers);
+          const deleted = await ctx.gql(deleteMappingQuery(created.createRoleMapping.id), null, headers);
+          if (deleted.deleteRoleMapping !== true) throw new Error(`deleteRoleMapping returned ${deleted.deleteRoleMapping}`);
+        },
+      };
+    },
+  },
+];

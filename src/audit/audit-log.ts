@@ -1,0 +1,168 @@
+/**
+ * Appends audit entries.
+ *
+ * Rules:
+ * - Each organization (and the "platform" stream for entries of no organization) has its own
+ *   sequence 1, 2, 3, ... without gaps and a hash chain: hash = SHA-256(previousHash ‖ "\n" ‖
+ *   canonical entry). The stream head row is locked by the UPDATE that advances it, so concurrent
+ *   writers (PostgreSQL) queue per stream instead of forking the chain.
+ * - `appendInTransaction` writes inside the caller's transaction: a mutation and its entry commit
+ *   or roll back together.
+ * - `record` writes in its own transaction and resolves only once the entry is committed; calls
+ *   arriving together share one transaction (group commit). A failure rejects every waiting caller,
+ *   so nothing is acknowledged without its entry (fail closed).
+ * - Text fields are stored with control characters escaped and cut to the column size, so no input
+ *   can break a log line or make the insert itself fail.
+ */
+import { createHash } from "node:crypto";
+import type { EntityManager } from "typeorm";
+import type { Database } from "../db/database";
+import type { PrincipalKind } from "../shared/principal";
+import { AuditEntryEntity, AuditStreamEntity } from "./audit-entry.entity";
+
+export const PLATFORM_STREAM = "platform";
+const MAX_BATCH = 500;
+
+export interface AuditRecord {
+  organizationId: string | null;
+  actorId: string;
+  actorKind: PrincipalKind | null;
+  role: string | null;
+  action: string;
+  operation: string;
+  resource: string;
+  success: boolean;
+  reason: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  requestId: string;
+  timestamp?: Date;
+}
+
+interface Waiting {
+  records: AuditRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class AuditLog {
+  private waiting: Waiting[] = [];
+  private draining: Promise<void> | null = null;
+
+  constructor(private readonly db: Database) {}
+
+  /** Durable once the promise resolves; concurrent calls share one commit. */
+  record(records: AuditRecord[]): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => this.waiting.push({ records, resolve, reject }));
+    this.draining ??= this.drain();
+    return done;
+  }
+
+  async appendInTransaction(em: EntityManager, records: AuditRecord[]): Promise<void> {
+    const byStream = new Map<string, AuditRecord[]>();
+    for (const record of records) {
+      const stream = record.organizationId ?? PLATFORM_STREAM;
+      byStream.set(stream, [...(byStream.get(stream) ?? []), record]);
+    }
+    // A fixed lock order keeps concurrent PostgreSQL writers from deadlocking on stream heads.
+    for (const stream of [...byStream.keys()].sort()) {
+      await this.appendToStream(em, stream, byStream.get(stream)!);
+    }
+  }
+
+  /** Resolves when every entry recorded so far is committed (used at shutdown). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve)); // let this tick's requests join the batch
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      try {
+        await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    this.draining = null;
+  }
+
+  private async appendToStream(em: EntityManager, stream: string, records: AuditRecord[]): Promise<void> {
+    await em
+      .createQueryBuilder()
+      .insert()
+      .into(AuditStreamEntity)
+      .values({ stream, lastSequence: 0, lastHash: "" })
+      .orIgnore()
+      .execute();
+    const head = await this.advanceHead(em, stream, records.length);
+    let sequence = head.lastSequence - records.length;
+    let previousHash = head.lastHash;
+    const rows = records.map((record) => {
+      sequence += 1;
+      const row = toRow(stream, sequence, record);
+      row.previousHash = previousHash;
+      row.hash = entryHash(previousHash, row);
+      previousHash = row.hash;
+      return row;
+    });
+    await em.createQueryBuilder().insert().into(AuditEntryEntity).values(rows).updateEntity(false).execute();
+    await em.createQueryBuilder().update(AuditStreamEntity).set({ lastHash: previousHash }).where("stream = :stream", { stream }).execute();
+  }
+
+  private async advanceHead(em: EntityManager, stream: string, count: number): Promise<{ lastSequence: number; lastHash: string }> {
+    const p = this.db.dialect === "postgres" ? ["$1", "$2"] : ["?", "?"];
+    const rows: Array<{ lastSequence: number; lastHash: string }> = await em.query(
+      `UPDATE "audit_stream" SET "lastSequence" = "lastSequence" + ${p[0]} WHERE "stream" = ${p[1]} RETURNING "lastSequence", "lastHash"`,
+      [count, stream],
+    );
+    const head = Array.isArray(rows[0]) ? (rows[0] as unknown as typeof rows)[0] : rows[0];
+    return { lastSequence: Number(head.lastSequence), lastHash: head.lastHash };
+  }
+}
+
+const LIMITS = { actorId: 64, role: 64, action: 64, operation: 128, resource: 512, reason: 1024, ipAddress: 64, userAgent: 512, requestId: 64 };
+
+/** Escapes control characters (aud-03) and bounds the length to the column size. */
+export function clean(value: string, max: number): string;
+export function clean(value: string | null, max: number): string | null;
+export function clean(value: string | null, max: number): string | null {
+  if (value == null) return null;
+  // eslint-disable-next-line no-control-regex
+  const escaped = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
+}
+
+function toRow(stream: string, sequence: number, r: AuditRecord): AuditEntryEntity {
+  const row = new AuditEntryEntity();
+  row.stream = stream;
+  row.sequence = sequence;
+  row.timestamp = r.timestamp ?? new Date();
+  row.organizationId = r.organizationId;
+  row.actorId = clean(r.actorId, LIMITS.actorId);
+  row.actorKind = r.actorKind;
+  row.role = clean(r.role, LIMITS.role);
+  row.action = clean(r.action, LIMITS.action);
+  row.operation = clean(r.operation, LIMITS.operation);
+  row.resource = clean(r.resource, LIMITS.resource);
+  row.success = r.success;
+  row.reason = clean(r.reason, LIMITS.reason);
+  row.ipAddress = clean(r.ipAddress, LIMITS.ipAddress);
+  row.userAgent = clean(r.userAgent, LIMITS.userAgent);
+  row.requestId = clean(r.requestId, LIMITS.requestId);
+  return row;
+}
+
+/** The canonical encoding the chain hashes: a JSON array of the fields in a fixed order. */
+export function canonicalEntry(e: AuditEntryEntity): string {
+  return JSON.stringify([
+    e.stream, e.sequence, e.timestamp.toISOString(), e.organizationId, e.actorId, e.actorKind, e.role,
+    e.action, e.operation, e.resource, e.success, e.reason, e.ipAddress, e.userAgent, e.requestId,
+  ]);
+}
+
+export function entryHash(previousHash: string, e: AuditEntryEntity): string {
+  return createHash("sha256").update(previousHash).update("\n").update(canonicalEntry(e)).digest("hex");
+}

@@ -1,0 +1,69 @@
+import type { Action } from "../shared/principal";
+
+/**
+ * Table 2 — every root GraphQL field → the actions it requires and its scope. The shield rules are
+ * generated from this table (src/authz/rules.ts) and `operationPermissions` publishes it.
+ *
+ * Scopes:
+ * - PUBLIC         anyone, even without a credential
+ * - AUTHENTICATED  any valid credential
+ * - ORGANIZATION   a principal of an organization whose role grants `requires`, or a platform
+ *                  principal; the resolver limits the data to the caller's organization
+ *                  (other organizations' objects answer NOT_FOUND)
+ * - PLATFORM       platform principals only
+ */
+export type Scope = "PUBLIC" | "AUTHENTICATED" | "ORGANIZATION" | "PLATFORM";
+
+export interface OperationRule {
+  requires: readonly Action[];
+  scope: Scope;
+}
+
+export const OPERATIONS = {
+  "Query.me": { requires: [], scope: "AUTHENTICATED" },
+  "Query.can": { requires: [], scope: "AUTHENTICATED" },
+  "Query.checkPermissions": { requires: [], scope: "AUTHENTICATED" },
+  "Query.roles": { requires: [], scope: "AUTHENTICATED" },
+  "Query.operationPermissions": { requires: [], scope: "PUBLIC" },
+  "Query.organizations": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Query.organization": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Query.roleMappings": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Query.serviceAccounts": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
+
+  "Mutation.createOrganization": { requires: ["ADMIN"], scope: "PLATFORM" },
+  "Mutation.updateOrganization": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteOrganization": { requires: ["ADMIN", "DELETE"], scope: "PLATFORM" },
+  "Mutation.createRoleMapping": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.updateRoleMapping": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteRoleMapping": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  "Mutation.createServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.revokeServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+} as const satisfies Record<string, OperationRule>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+export function operationRule(operation: string): OperationRule | undefined {
+  return (OPERATIONS as Record<string, OperationRule>)[operation];
+}
+
+/**
+ * Object types whose fields any caller who legitimately reached them may read. Reaching them is
+ * guarded by the root fields above; a new type must be added here on purpose (deny by default).
+ */
+export const READABLE_OBJECT_TYPES = [
+  "Principal",
+  "Role",
+  "Decision",
+  "OperationPermission",
+  "Organization",
+  "OrganizationConnection",
+  "OrganizationEdge",
+  "RoleMapping",
+  "ServiceAccount",
+  "CreatedServiceAccount",
+  "AuditEntry",
+  "AuditEntryConnection",
+  "AuditEntryEdge",
+  "PageInfo",
+] as const;

@@ -1,0 +1,17 @@
+import { AuditEntryEntity, AuditStreamEntity } from "../audit/audit-entry.entity";
+import { RoleMappingEntity } from "../mappings/role-mapping.entity";
+import { OrganizationDomainEntity, OrganizationEntity } from "../organizations/organization.entity";
+import { RoleEntity } from "../roles/role.entity";
+import { ServiceAccountEntity } from "../service-accounts/service-account.entity";
+import { PlatformKeyEntity } from "../tokens/platform-key.entity";
+
+export const ENTITIES = [
+  RoleEntity,
+  OrganizationEntity,
+  OrganizationDomainEntity,
+  RoleMappingEntity,
+  ServiceAccountEntity,
+  PlatformKeyEntity,
+  AuditEntryEntity,
+  AuditStreamEntity,
+];

@@ -1,0 +1,3 @@
+import { Initial1764460800000 } from "./1764460800000-initial";
+
+export const SQLITE_MIGRATIONS = [Initial1764460800000];

@@ -1,0 +1,59 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { Database } from "../db/database";
+import type { RequestContext } from "../shared/context";
+import { auditTarget, managerFor, principalOf } from "../shared/resolver-context";
+import type { OrganizationService } from "../organizations/organization.service";
+import { OrganizationType } from "../organizations/organization.type";
+import { toRoleType } from "../roles/access.resolver";
+import type { RoleService } from "../roles/role.service";
+import { RoleType } from "../roles/role.type";
+import type { RoleMappingEntity } from "./role-mapping.entity";
+import { CreateRoleMappingInput, UpdateRoleMappingInput } from "./role-mapping.input";
+import type { RoleMappingService } from "./role-mapping.service";
+import { RoleMappingType } from "./role-mapping.type";
+
+@Resolver(() => RoleMappingType)
+export class RoleMappingResolver {
+  constructor(
+    private readonly db: Database,
+    private readonly mappings: RoleMappingService,
+    private readonly organizations: OrganizationService,
+    private readonly roles: RoleService,
+  ) {}
+
+  @Query(() => [RoleMappingType], { description: "Highest priority first." })
+  roleMappings(@Arg("organizationId", () => ID) organizationId: string, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity[]> {
+    return this.mappings.list(this.db.manager, principalOf(ctx), organizationId);
+  }
+
+  @Mutation(() => RoleMappingType)
+  async createRoleMapping(@Arg("input") input: CreateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
+    const mapping = await this.mappings.create(managerFor(ctx, this.db), principalOf(ctx), input);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    return mapping;
+  }
+
+  @Mutation(() => RoleMappingType)
+  async updateRoleMapping(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
+    const mapping = await this.mappings.update(managerFor(ctx, this.db), principalOf(ctx), id, input);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    return mapping;
+  }
+
+  @Mutation(() => Boolean)
+  async deleteRoleMapping(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    const mapping = await this.mappings.delete(managerFor(ctx, this.db), principalOf(ctx), id);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    return true;
+  }
+
+  @FieldResolver(() => OrganizationType)
+  organization(@Root() mapping: RoleMappingEntity) {
+    return this.organizations.find(this.db.manager, mapping.organizationId);
+  }
+
+  @FieldResolver(() => RoleType)
+  role(@Root() mapping: RoleMappingEntity): RoleType | null {
+    return toRoleType(this.roles.find(mapping.roleKey));
+  }
+}

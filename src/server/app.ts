@@ -1,0 +1,179 @@
+/**
+ * The one place where everything is wired: database, services, authentication, the schema with
+ * audit + shield, Apollo on Fastify, and the HTTP routes beside /graphql.
+ */
+import { randomUUID } from "node:crypto";
+import { ApolloServer } from "@apollo/server";
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
+import { ApolloArmor } from "@escape.tech/graphql-armor";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { applyMiddleware } from "graphql-middleware";
+import pino, { type Logger } from "pino";
+import type { ContainerType } from "type-graphql";
+import { buildShield } from "../authz/rules";
+import { AuditLog } from "../audit/audit-log";
+import { AuditQueryService } from "../audit/audit-query.service";
+import { AuditResolver } from "../audit/audit.resolver";
+import type { Config } from "../config/config";
+import { createDataSource } from "../db/data-source";
+import { Database } from "../db/database";
+import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
+import { RoleMappingService } from "../mappings/role-mapping.service";
+import { OrganizationResolver } from "../organizations/organization.resolver";
+import { OrganizationService } from "../organizations/organization.service";
+import { AccessResolver } from "../roles/access.resolver";
+import { RoleService } from "../roles/role.service";
+import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
+import { ServiceAccountService } from "../service-accounts/service-account.service";
+import type { RequestContext } from "../shared/context";
+import { ApiKeyAuthenticator } from "../tokens/api-key.authenticator";
+import { Authentication } from "../tokens/authentication";
+import { ensurePlatformKey, type BootstrapOutcome } from "../tokens/bootstrap";
+import { auditMiddleware } from "./audit-middleware";
+import { contextFactory } from "./context";
+import { errorLoggingPlugin, formatError } from "./format-error";
+import { withPageSizeBound } from "./page-size-rule";
+import { buildTypeSchema } from "./schema";
+
+export interface App {
+  readonly fastify: FastifyInstance;
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly bootstrap: BootstrapOutcome;
+  close(): Promise<void>;
+}
+
+const MIGRATION_LOCK_ID = 7_263_000;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export function createLogger(config: Pick<Config, "logLevel">): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "intercom-enterprise-rbac" },
+    redact: { paths: ["req.headers.authorization", "headers.authorization", "apiKey", "*.apiKey", "password", "*.password"], censor: "[redacted]" },
+  });
+}
+
+export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+  const dataSource = createDataSource(config.databaseUrl, config.databasePoolSize);
+  await dataSource.initialize();
+  try {
+    const db = new Database(dataSource);
+    await migrate(db);
+
+    const roles = new RoleService();
+    await roles.load(db);
+    const organizations = new OrganizationService(roles);
+    const mappings = new RoleMappingService(roles, organizations);
+    const serviceAccounts = new ServiceAccountService(roles, organizations);
+    const audit = new AuditLog(db);
+    const authentication = new Authentication([new ApiKeyAuthenticator(db, roles, logger)]);
+    const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
+
+    const resolvers = new Map<unknown, unknown>([
+      [AccessResolver, new AccessResolver(db, roles, organizations)],
+      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings)],
+      [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles)],
+      [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
+      [AuditResolver, new AuditResolver(db, new AuditQueryService())],
+    ]);
+    const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
+    // Audit is applied first, so it wraps shield and also records what shield denies.
+    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger), buildShield());
+
+    const fastify = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      trustProxy: config.trustProxy,
+      requestIdHeader: false,
+      genReqId: (req) => {
+        const given = req.headers["x-request-id"];
+        return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      },
+      bodyLimit: 1024 * 1024,
+    });
+    fastify.addHook("onRequest", async (request, reply) => {
+      reply.header("x-request-id", request.id);
+    });
+
+    const armor = new ApolloArmor({
+      maxDepth: { n: 10 },
+      maxAliases: { n: 15 },
+      maxDirectives: { n: 20 },
+      maxTokens: { n: 2000 },
+      costLimit: { maxCost: 5000 },
+      blockFieldSuggestion: { enabled: !config.introspection },
+    });
+    const protection = armor.protect();
+    const apollo = new ApolloServer<RequestContext>({
+      schema,
+      introspection: config.introspection,
+      csrfPrevention: true,
+      allowBatchedHttpRequests: false,
+      includeStacktraceInErrorResponses: false,
+      stopOnTerminationSignals: false,
+      formatError,
+      validationRules: withPageSizeBound(protection.validationRules),
+      plugins: [...protection.plugins, errorLoggingPlugin(logger), fastifyApolloDrainPlugin(fastify)],
+    });
+    await apollo.start();
+
+    fastify.route({
+      url: "/graphql",
+      method: ["GET", "POST", "OPTIONS"],
+      handler: fastifyApolloHandler(apollo, { context: contextFactory(authentication) }),
+    });
+    fastify.get("/healthz", async () => ({ status: "ok" }));
+    fastify.get("/readyz", async (_request, reply) => {
+      const checks = await readiness(db);
+      const ready = Object.values(checks).every((c) => c === "ok");
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    });
+
+    let closing: Promise<void> | null = null;
+    return {
+      fastify,
+      db,
+      logger,
+      bootstrap,
+      close: () =>
+        (closing ??= (async () => {
+          await fastify.close();
+          await apollo.stop();
+          await audit.flush();
+          await dataSource.destroy();
+        })()),
+    };
+  } catch (error) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    throw error;
+  }
+}
+
+/** Applies pending migrations; on PostgreSQL one instance at a time (advisory lock). */
+async function migrate(db: Database): Promise<void> {
+  if (db.dialect !== "postgres") {
+    await db.dataSource.runMigrations({ transaction: "each" });
+    return;
+  }
+  const lock = db.dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
+    await db.dataSource.runMigrations({ transaction: "each" });
+  } finally {
+    await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => undefined);
+    await lock.release();
+  }
+}
+
+async function readiness(db: Database): Promise<Record<string, string>> {
+  const checks: Record<string, string> = {};
+  try {
+    await db.ping();
+    checks.database = "ok";
+    checks.migrations = (await db.pendingMigrations()) ? "pending" : "ok";
+  } catch {
+    checks.database = "unreachable";
+  }
+  return checks;
+}

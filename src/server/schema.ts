@@ -1,0 +1,18 @@
+import type { GraphQLSchema } from "graphql";
+import { buildSchema, type ContainerType } from "type-graphql";
+import { AuditResolver } from "../audit/audit.resolver";
+import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
+import { OrganizationResolver } from "../organizations/organization.resolver";
+import { AccessResolver } from "../roles/access.resolver";
+import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
+
+export const RESOLVERS = [AccessResolver, OrganizationResolver, RoleMappingResolver, ServiceAccountResolver, AuditResolver] as const;
+
+/** The type-graphql schema, without authorization or audit (those are applied in app.ts). */
+export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    container,
+    validate: { forbidUnknownValues: false },
+  });
+}

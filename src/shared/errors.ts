@@ -1,0 +1,75 @@
+/**
+ * The one error family of the service.
+ *
+ * Rules:
+ * - Every error a client may see is an AppError with a fixed `extensions.code` and a public message
+ *   a person can act on; `detail` is internal and only reaches the logs.
+ * - Anything that is not an AppError (or a GraphQL parse / validation error) is masked by the
+ *   server to INTERNAL_SERVER_ERROR (see src/server/format-error.ts).
+ */
+import { GraphQLError } from "graphql";
+
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "TOKEN_EXPIRED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "BAD_USER_INPUT"
+  | "CONFLICT"
+  | "AUDIT_UNAVAILABLE"
+  | "INTERNAL_SERVER_ERROR";
+
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly detail?: string;
+
+  constructor(code: ErrorCode, message: string, options: { detail?: string; extensions?: Record<string, unknown> } = {}) {
+    super(message, { extensions: { ...options.extensions, code } });
+    this.code = code;
+    this.detail = options.detail;
+    this.name = "AppError";
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  constructor(message = "Authentication required: send 'Authorization: Bearer <API key or access token>'", detail?: string) {
+    super("UNAUTHENTICATED", message, { detail });
+  }
+}
+
+/** Lists exactly what is missing, as the seed's middleware does: "Missing permission: delete". */
+export class ForbiddenError extends AppError {
+  constructor(readonly missing: string[]) {
+    super("FORBIDDEN", `Missing permission: ${missing.join(", ")}`, { extensions: { missing } });
+  }
+}
+
+/** Used for missing objects AND for other organizations' objects: the two must be indistinguishable. */
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super("NOT_FOUND", `${what} not found: ${id}`);
+  }
+}
+
+export class BadUserInputError extends AppError {
+  constructor(field: string, message: string) {
+    super("BAD_USER_INPUT", message, { extensions: { field } });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(field: string, message: string) {
+    super("CONFLICT", message, { extensions: { field } });
+  }
+}
+
+/** The audit trail could not be written: the action did not happen (fail closed). */
+export class AuditUnavailableError extends AppError {
+  constructor(detail?: string) {
+    super("AUDIT_UNAVAILABLE", "The audit trail is unavailable, so the request was not carried out; try again later", { detail });
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
