@@ -26,6 +26,11 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: boolean.optional(),
   TRUST_PROXY: boolean.default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  RBAC_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64url").length === 32, "must be 32 random bytes in base64 (openssl rand -base64 32)")
+    .optional(),
 });
 
 export interface Config {
@@ -40,6 +45,10 @@ export interface Config {
   readonly introspection: boolean;
   readonly trustProxy: boolean;
   readonly shutdownTimeoutMs: number;
+  /** Base URL browsers and IdPs reach this service at; defaults to http://localhost:<PORT>. */
+  readonly publicUrl: string;
+  /** 32-byte key for secrets at rest; when absent (never in production) a key file beside the data is used. */
+  readonly encryptionKey: Buffer | undefined;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +65,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.NODE_ENV === "production" && !e.RBAC_ENCRYPTION_KEY) {
+    throw new ConfigError(["RBAC_ENCRYPTION_KEY: is required in production (32 random bytes in base64: openssl rand -base64 32)"]);
+  }
   return Object.freeze({
     env: e.NODE_ENV,
     host: e.HOST,
@@ -67,5 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== "production",
     trustProxy: e.TRUST_PROXY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    encryptionKey: e.RBAC_ENCRYPTION_KEY ? Buffer.from(e.RBAC_ENCRYPTION_KEY, "base64url") : undefined,
   });
 }

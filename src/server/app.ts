@@ -3,6 +3,9 @@
  * audit + shield, Apollo on Fastify, and the HTTP routes beside /graphql.
  */
 import { randomUUID } from "node:crypto";
+import { dirname, join } from "node:path";
+import fastifyCookie from "@fastify/cookie";
+import fastifyFormbody from "@fastify/formbody";
 import { ApolloServer } from "@apollo/server";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
@@ -15,7 +18,7 @@ import { AuditLog } from "../audit/audit-log";
 import { AuditQueryService } from "../audit/audit-query.service";
 import { AuditResolver } from "../audit/audit.resolver";
 import type { Config } from "../config/config";
-import { createDataSource } from "../db/data-source";
+import { createDataSource, parseDatabaseUrl } from "../db/data-source";
 import { Database } from "../db/database";
 import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
 import { RoleMappingService } from "../mappings/role-mapping.service";
@@ -26,6 +29,12 @@ import { RoleService } from "../roles/role.service";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
 import { ServiceAccountService } from "../service-accounts/service-account.service";
 import type { RequestContext } from "../shared/context";
+import { loadOrCreateKeyFile } from "../shared/encryption-key";
+import { SecretBox } from "../shared/secret-box";
+import { LoginService } from "../sso/login.service";
+import { createOidcModule } from "../sso/oidc/oidc.module";
+import { createSamlModule } from "../sso/saml/saml.module";
+import type { SsoModuleDeps } from "../sso/sso-module";
 import { ApiKeyAuthenticator } from "../tokens/api-key.authenticator";
 import { Authentication } from "../tokens/authentication";
 import { ensurePlatformKey, type BootstrapOutcome } from "../tokens/bootstrap";
@@ -69,6 +78,10 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const audit = new AuditLog(db);
     const authentication = new Authentication([new ApiKeyAuthenticator(db, roles, logger)]);
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
+    const secrets = new SecretBox(encryptionKey(config));
+    const login = new LoginService();
+    const ssoDeps: SsoModuleDeps = { db, logger, organizations, login, secrets, publicUrl: config.publicUrl };
+    const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps)];
 
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
@@ -76,6 +89,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],
+      ...ssoModules.flatMap((m) => m.resolvers),
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
     // Audit is applied first, so it wraps shield and also records what shield denies.
@@ -94,6 +108,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     fastify.addHook("onRequest", async (request, reply) => {
       reply.header("x-request-id", request.id);
     });
+    // Form posts only reach routes that ask for them (the SAML ACS); /graphql keeps refusing them (CSRF).
+    await fastify.register(fastifyFormbody, { bodyLimit: 512 * 1024 });
+    await fastify.register(fastifyCookie);
 
     const armor = new ApolloArmor({
       maxDepth: { n: 10 },
@@ -122,6 +139,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       method: ["GET", "POST", "OPTIONS"],
       handler: fastifyApolloHandler(apollo, { context: contextFactory(authentication) }),
     });
+    for (const module of ssoModules) module.registerRoutes(fastify);
     fastify.get("/healthz", async () => ({ status: "ok" }));
     fastify.get("/readyz", async (_request, reply) => {
       const checks = await readiness(db);
@@ -164,6 +182,13 @@ async function migrate(db: Database): Promise<void> {
     await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => undefined);
     await lock.release();
   }
+}
+
+function encryptionKey(config: Config): Buffer {
+  if (config.encryptionKey) return config.encryptionKey;
+  const target = parseDatabaseUrl(config.databaseUrl);
+  const dir = target.dialect === "sqlite" && target.location !== ":memory:" ? dirname(target.location) : "./data";
+  return loadOrCreateKeyFile(join(dir, "encryption.key"));
 }
 
 async function readiness(db: Database): Promise<Record<string, string>> {

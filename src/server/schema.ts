@@ -5,8 +5,18 @@ import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
 import { OrganizationResolver } from "../organizations/organization.resolver";
 import { AccessResolver } from "../roles/access.resolver";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
+import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
+import { SAML_RESOLVERS } from "../sso/saml/saml.module";
 
-export const RESOLVERS = [AccessResolver, OrganizationResolver, RoleMappingResolver, ServiceAccountResolver, AuditResolver] as const;
+export const RESOLVERS = [
+  AccessResolver,
+  OrganizationResolver,
+  RoleMappingResolver,
+  ServiceAccountResolver,
+  AuditResolver,
+  ...SAML_RESOLVERS,
+  ...OIDC_RESOLVERS,
+] as [Function, ...Function[]];
 
 /** The type-graphql schema, without authorization or audit (those are applied in app.ts). */
 export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchema> {

@@ -17,6 +17,13 @@ export type ErrorCode =
   | "BAD_USER_INPUT"
   | "CONFLICT"
   | "AUDIT_UNAVAILABLE"
+  | "NO_ROLE_MAPPING"
+  | "SSO_REQUIRED"
+  | "SSO_DISABLED"
+  | "SSO_CALLBACK_MISMATCH"
+  | "SSO_LOGIN_FAILED"
+  | "DOMAIN_NOT_ALLOWED"
+  | "RATE_LIMITED"
   | "INTERNAL_SERVER_ERROR";
 
 export class AppError extends GraphQLError {
@@ -72,4 +79,19 @@ export class AuditUnavailableError extends AppError {
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
+}
+
+/**
+ * A refused login (SAML / OIDC / password). `message` is shown to the person (a specific, actionable
+ * reason such as "callback URL mismatch: expected X, got Y"); `detail` goes to logs and the audit
+ * entry only.
+ */
+export class SsoError extends AppError {
+  constructor(
+    code: Extract<ErrorCode, "NO_ROLE_MAPPING" | "SSO_REQUIRED" | "SSO_DISABLED" | "SSO_CALLBACK_MISMATCH" | "SSO_LOGIN_FAILED" | "DOMAIN_NOT_ALLOWED" | "RATE_LIMITED" | "UNAUTHENTICATED">,
+    message: string,
+    options: { detail?: string; extensions?: Record<string, unknown> } = {},
+  ) {
+    super(code, message, options);
+  }
 }

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Database } from "../db/database";
+import type { OrganizationService } from "../organizations/organization.service";
+import type { SecretBox } from "../shared/secret-box";
+import type { LoginCompletion } from "./login.types";
+
+/** What src/server/app.ts hands each SSO protocol module. */
+export interface SsoModuleDeps {
+  db: Database;
+  logger: Logger;
+  organizations: OrganizationService;
+  login: LoginCompletion;
+  secrets: SecretBox;
+  /** Public base URL of this service, e.g. https://rbac.example.com (defaults for ACS / redirect URIs). */
+  publicUrl: string;
+}
+
+/** A protocol module: its GraphQL resolvers (class → instance) and its HTTP routes. */
+export interface SsoModule {
+  resolvers: ReadonlyArray<readonly [Function, object]>;
+  registerRoutes(fastify: FastifyInstance): void;
+}
