@@ -144,10 +144,11 @@ async function step(name, fn) {
 }
 
 async function runJob(job, round, config) {
-  const row = { round, scenario: job.scenario.name, db: job.db, status: 'ok' };
-  const prepared = await prepareServer(job, config);
+  const row = { round, scenario: job.scenario.name, server: job.scenario.server, db: job.db, status: 'ok' };
+  let prepared = null;
   let server = null;
   try {
+    prepared = await step('database', () => prepareServer(job, config));
     server = await startServer({ command: prepared.command, env: prepared.env, cwd: ROOT });
     const ctx = {
       url: server.url,
@@ -176,14 +177,14 @@ async function runJob(job, round, config) {
     row.error = err.message;
   } finally {
     if (server) await server.stop();
-    await prepared.cleanup().catch((err) => console.error(`cleanup failed: ${err.message}`));
+    if (prepared) await prepared.cleanup().catch((err) => console.error(`cleanup failed: ${err.message}`));
   }
   return row;
 }
 
 function compareWithBaseline(runs) {
   for (const run of runs) {
-    const base = runs.find((r) => r.round === run.round && r.db === null && r.scenario.startsWith('baseline') && r.status === 'ok');
+    const base = runs.find((r) => r.round === run.round && r.server === 'baseline' && r.status === 'ok');
     if (!base || run.status !== 'ok') continue;
     run.vsBaseline = ratio(run.reqPerSec, base.reqPerSec);
     run.p99VsBaseline = ratio(run.p99Ms, base.p99Ms);
