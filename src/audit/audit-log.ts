@@ -11,7 +11,7 @@
  * - `record` writes in its own transaction and resolves only once the entry is committed; calls
  *   arriving together share one transaction (group commit). A failure rejects every waiting caller,
  *   so nothing is acknowledged without its entry (fail closed).
- * - Text fields are stored with control characters escaped and cut to the column size, so no input
+ * - Text fields are stored with backslashes and control characters escaped (\u005c, \u000a) and cut to the column size, so no input
  *   can break a log line or make the insert itself fail.
  */
 import { createHash } from "node:crypto";
@@ -131,8 +131,10 @@ export function clean(value: string | null, max: number): string | null;
 export function clean(value: string | null, max: number): string | null {
   if (value == null) return null;
   // eslint-disable-next-line no-control-regex
-  const escaped = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
+  const escaped = value.replace(/[\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (escaped.length <= max) return escaped;
+  // Cut before an escape sequence rather than through it.
+  return `${escaped.slice(0, max - 1).replace(/\\u[0-9a-f]{0,3}$|\\$/, "")}…`;
 }
 
 function toRow(stream: string, sequence: number, r: AuditRecord): AuditEntryEntity {

@@ -61,13 +61,12 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  if (present.NODE_ENV === "production" && !present.RBAC_ENCRYPTION_KEY) {
+    problems.push("RBAC_ENCRYPTION_KEY: is required in production (32 random bytes in base64: openssl rand -base64 32)");
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  if (e.NODE_ENV === "production" && !e.RBAC_ENCRYPTION_KEY) {
-    throw new ConfigError(["RBAC_ENCRYPTION_KEY: is required in production (32 random bytes in base64: openssl rand -base64 32)"]);
-  }
   return Object.freeze({
     env: e.NODE_ENV,
     host: e.HOST,

@@ -4,6 +4,8 @@ import { OrganizationDomainEntity, OrganizationEntity } from "../organizations/o
 import { RoleEntity } from "../roles/role.entity";
 import { ServiceAccountEntity } from "../service-accounts/service-account.entity";
 import { PlatformKeyEntity } from "../tokens/platform-key.entity";
+import { AuthorizationCodeEntity, RefreshTokenEntity, SessionEntity, SigningKeyEntity } from "../tokens/session.entity";
+import { UserEntity } from "../users/user.entity";
 
 export const ENTITIES = [
   RoleEntity,
@@ -14,4 +16,9 @@ export const ENTITIES = [
   PlatformKeyEntity,
   AuditEntryEntity,
   AuditStreamEntity,
+  UserEntity,
+  SessionEntity,
+  RefreshTokenEntity,
+  AuthorizationCodeEntity,
+  SigningKeyEntity,
 ];

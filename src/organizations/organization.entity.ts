@@ -23,6 +23,10 @@ export class OrganizationEntity {
   @Column({ type: "varchar", length: 64, nullable: true })
   defaultRoleKey!: string | null;
 
+  /** JSON array of the frontend URLs a login may redirect to (with its one-time code). */
+  @Column({ type: "text", default: "[]" })
+  allowedRedirectUrls!: string;
+
   @ManyToOne(() => RoleEntity, { onDelete: "RESTRICT", nullable: true })
   @JoinColumn({ name: "defaultRoleKey", foreignKeyConstraintName: "fk_organization_default_role" })
   defaultRole?: RoleEntity | null;

@@ -1,0 +1,256 @@
+/**
+ * The permission matrix: every root field of Query and Mutation × every kind of caller → "ok" or
+ * the error the caller must get.
+ *
+ * EXPECTED below is the specification, written by hand from the issue's GraphQL contract comments
+ * (createOrganization / deleteOrganization: PLATFORM; update/create*: ADMIN; deleteRoleMapping:
+ * ADMIN + DELETE) and the role table (admin: read/write/delete/admin; developer: read/write;
+ * viewer: read; service: read/write). It is deliberately NOT derived from src/authz/operations.ts.
+ * Decisions where the issue is silent:
+ * - me / can / checkPermissions / roles answer any valid credential.
+ * - operationPermissions is public (frontends read it to hide buttons), so even an anonymous caller
+ *   or one with a refused credential gets it.
+ * - reading organizations, mappings and the audit trail needs READ (auditors are viewers);
+ *   listing service accounts (credentials) needs ADMIN.
+ *
+ * Every call is valid and targets the caller's own organization, so the only reason to refuse it is
+ * the caller's permissions. Mutations get fresh resources per call, and each mutation's effect is
+ * checked in the database: it happened exactly when the expected outcome is "ok".
+ */
+import { randomBytes } from "node:crypto";
+import { isObjectType } from "graphql";
+import { BUILT_IN_ROLES } from "../../src/authz/role-permissions";
+import { RoleMappingEntity } from "../../src/mappings/role-mapping.entity";
+import { OrganizationEntity } from "../../src/organizations/organization.entity";
+import { ServiceAccountEntity } from "../../src/service-accounts/service-account.entity";
+import { buildTypeSchema } from "../../src/server/schema";
+import { DATABASES } from "../support/databases";
+import { createMapping, createOrganization, createOrgWithPrincipals, createServiceAccount, type OrgFixture } from "../support/fixtures";
+import { startServer, type GraphQLResponse, type TestServer } from "../support/server";
+
+// ─── The specification ────────────────────────────────────────────────────────────────────────────
+
+const PRINCIPALS = ["anonymous", "bad credential", "platform", "admin", "developer", "viewer", "service"] as const;
+type PrincipalName = (typeof PRINCIPALS)[number];
+type OrgRole = "admin" | "developer" | "viewer" | "service";
+
+const ok = "ok";
+const UNAUTH = "UNAUTHENTICATED";
+const NO_PLATFORM = "FORBIDDEN: Missing permission: platform";
+const NO_ADMIN = "FORBIDDEN: Missing permission: admin";
+const NO_ADMIN_DELETE = "FORBIDDEN: Missing permission: admin, delete";
+type Outcome = typeof ok | typeof UNAUTH | typeof NO_PLATFORM | typeof NO_ADMIN | typeof NO_ADMIN_DELETE;
+type Row = readonly [Outcome, Outcome, Outcome, Outcome, Outcome, Outcome, Outcome];
+
+// prettier-ignore
+const EXPECTED: Record<string, Row> = {
+  //                                anonymous  bad credential  platform  admin         developer        viewer           service
+  "Query.me":                      [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.can":                     [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.checkPermissions":        [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.roles":                   [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.operationPermissions":    [ok,        ok,             ok,       ok,           ok,              ok,              ok],
+  "Query.organizations":           [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.organization":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.roleMappings":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.serviceAccounts":         [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Query.auditEntries":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+
+  "Mutation.createOrganization":   [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
+  "Mutation.updateOrganization":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.deleteOrganization":   [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
+  "Mutation.createRoleMapping":    [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.updateRoleMapping":    [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.deleteRoleMapping":    [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
+  "Mutation.createServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.revokeServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+};
+
+// ─── How to make a valid call of each operation ───────────────────────────────────────────────────
+
+interface CallContext {
+  server: TestServer;
+  org: OrgFixture;
+  principal: PrincipalName;
+  /** The caller's credential (null: none sent). */
+  key: string | null;
+}
+
+interface Call {
+  query: string;
+  variables?: Record<string, unknown>;
+  /** Overrides the caller's key (deleteOrganization: a key of the fresh organization, same role). */
+  key?: string | null;
+  /** Did the mutation's effect reach the database? */
+  happened?: () => Promise<boolean>;
+}
+
+const unique = (label: string) => `${label}-${randomBytes(5).toString("hex")}`;
+const repo = <T extends object>(server: TestServer, entity: new () => T) => server.app.db.dataSource.getRepository(entity);
+const isOrgRole = (p: PrincipalName): p is OrgRole => ["admin", "developer", "viewer", "service"].includes(p);
+
+const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
+  "Query.me": async () => ({ query: `{ me { id kind } }` }),
+  "Query.can": async () => ({ query: `{ can(action: READ, resource: "conversation:1") { allowed } }` }),
+  "Query.checkPermissions": async () => ({ query: `{ checkPermissions(checks: [{ action: READ }, { action: WRITE }]) { allowed } }` }),
+  "Query.roles": async () => ({ query: `{ roles { key } }` }),
+  "Query.operationPermissions": async () => ({ query: `{ operationPermissions { operation requires scope } }` }),
+  "Query.organizations": async () => ({ query: `{ organizations(first: 10) { edges { node { id } } } }` }),
+  "Query.organization": async ({ org }) => ({ query: `query($id: ID!) { organization(id: $id) { id } }`, variables: { id: org.id } }),
+  "Query.roleMappings": async ({ org }) => ({ query: `query($id: ID!) { roleMappings(organizationId: $id) { id } }`, variables: { id: org.id } }),
+  "Query.serviceAccounts": async ({ org }) => ({ query: `query($id: ID!) { serviceAccounts(organizationId: $id) { id } }`, variables: { id: org.id } }),
+  "Query.auditEntries": async () => ({ query: `{ auditEntries(first: 10) { edges { node { id } } } }` }),
+
+  "Mutation.createOrganization": async ({ server }) => {
+    const slug = unique("matrix-new");
+    return {
+      query: `mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }`,
+      variables: { input: { slug, name: "Created by the matrix" } },
+      happened: async () => (await repo(server, OrganizationEntity).countBy({ slug })) === 1,
+    };
+  },
+  "Mutation.updateOrganization": async ({ server, org }) => {
+    const name = unique("Renamed");
+    return {
+      query: `mutation($id: ID!, $input: UpdateOrganizationInput!) { updateOrganization(id: $id, input: $input) { id } }`,
+      variables: { id: org.id, input: { name } },
+      happened: async () => (await repo(server, OrganizationEntity).findOneByOrFail({ id: org.id })).name === name,
+    };
+  },
+  "Mutation.deleteOrganization": async ({ server, principal, key }) => {
+    // A fresh organization; an organization principal calls with a key of that organization, so
+    // the call targets its own organization and only the permission can refuse it.
+    const victim = await createOrganization(server);
+    const callerKey = isOrgRole(principal) ? (await createServiceAccount(server, victim.id, principal)).apiKey : key;
+    return {
+      query: `mutation($id: ID!) { deleteOrganization(id: $id) }`,
+      variables: { id: victim.id },
+      key: callerKey,
+      happened: async () => (await repo(server, OrganizationEntity).countBy({ id: victim.id })) === 0,
+    };
+  },
+  "Mutation.createRoleMapping": async ({ server, org }) => {
+    const idpGroup = unique("matrix-group");
+    return {
+      query: `mutation($input: CreateRoleMappingInput!) { createRoleMapping(input: $input) { id } }`,
+      variables: { input: { organizationId: org.id, idpGroup, roleKey: "viewer" } },
+      happened: async () => (await repo(server, RoleMappingEntity).countBy({ organizationId: org.id, idpGroup })) === 1,
+    };
+  },
+  "Mutation.updateRoleMapping": async ({ server, org }) => {
+    const id = await createMapping(server, org.id, unique("matrix-group"), "viewer");
+    return {
+      query: `mutation($id: ID!, $input: UpdateRoleMappingInput!) { updateRoleMapping(id: $id, input: $input) { id } }`,
+      variables: { id, input: { priority: 42 } },
+      happened: async () => (await repo(server, RoleMappingEntity).findOneByOrFail({ id })).priority === 42,
+    };
+  },
+  "Mutation.deleteRoleMapping": async ({ server, org }) => {
+    const id = await createMapping(server, org.id, unique("matrix-group"), "viewer");
+    return {
+      query: `mutation($id: ID!) { deleteRoleMapping(id: $id) }`,
+      variables: { id },
+      happened: async () => (await repo(server, RoleMappingEntity).countBy({ id })) === 0,
+    };
+  },
+  "Mutation.createServiceAccount": async ({ server, org }) => {
+    const name = unique("matrix-account");
+    return {
+      query: `mutation($input: CreateServiceAccountInput!) { createServiceAccount(input: $input) { apiKey serviceAccount { id } } }`,
+      variables: { input: { organizationId: org.id, name } },
+      happened: async () => (await repo(server, ServiceAccountEntity).countBy({ organizationId: org.id, name })) === 1,
+    };
+  },
+  "Mutation.revokeServiceAccount": async ({ server, org }) => {
+    const { id } = await createServiceAccount(server, org.id, "viewer");
+    return {
+      query: `mutation($id: ID!) { revokeServiceAccount(id: $id) { id revokedAt } }`,
+      variables: { id },
+      happened: async () => (await repo(server, ServiceAccountEntity).findOneByOrFail({ id })).revokedAt !== null,
+    };
+  },
+};
+
+// ─── The matrix ───────────────────────────────────────────────────────────────────────────────────
+
+interface Cell {
+  name: string;
+  operation: string;
+  principal: PrincipalName;
+  expected: Outcome;
+}
+
+const CELLS: Cell[] = Object.entries(EXPECTED).flatMap(([operation, row]) =>
+  PRINCIPALS.map((principal, i) => {
+    const expected = row[i];
+    // acl-02: a viewer or developer calling an admin mutation.
+    const tag = operation.startsWith("Mutation.") && (principal === "viewer" || principal === "developer") ? "acl-02 " : "";
+    return { name: `${tag}${operation} as ${principal} → ${expected}`, operation, principal, expected };
+  }),
+);
+
+/** A service-account-shaped key that no account has. */
+const BAD_CREDENTIAL = `rbac_sk_${randomBytes(32).toString("base64url")}`;
+
+function keyOf(server: TestServer, org: OrgFixture, principal: PrincipalName): string | null {
+  switch (principal) {
+    case "anonymous":
+      return null;
+    case "bad credential":
+      return BAD_CREDENTIAL;
+    case "platform":
+      return server.platformKey;
+    default:
+      return org.keys[principal];
+  }
+}
+
+/** "ok", "UNAUTHENTICATED" or "FORBIDDEN: <message>" — the shape of the EXPECTED table. */
+function outcomeOf(response: GraphQLResponse, field: string): string {
+  const error = response.errors?.[0];
+  if (!error) return response.data?.[field] == null ? `no error but ${field} is null` : ok;
+  const code = error.extensions?.code;
+  return code === "FORBIDDEN" ? `FORBIDDEN: ${error.message}` : String(code);
+}
+
+describe.each(DATABASES)("permission matrix on $name", (kind) => {
+  let server: TestServer;
+  let org: OrgFixture;
+
+  beforeAll(async () => {
+    server = await startServer(kind);
+    org = await createOrgWithPrincipals(server);
+  });
+  afterAll(() => server?.stop());
+
+  test.each(CELLS)("$name", async ({ operation, principal, expected }) => {
+    const field = operation.split(".")[1];
+    const call = await CALLS[operation]({ server, org, principal, key: keyOf(server, org, principal) });
+    const response = await server.gql(call.query, call.variables ?? {}, call.key !== undefined ? call.key : keyOf(server, org, principal));
+
+    expect(outcomeOf(response, field)).toBe(expected);
+    if (expected !== ok) {
+      expect(response.errors).toHaveLength(1);
+      expect(response.data?.[field] ?? null).toBeNull();
+    }
+    if (call.happened) expect(await call.happened()).toBe(expected === ok);
+  });
+});
+
+describe("permission matrix coverage", () => {
+  test("the matrix has a row, and a call, for every root field of the served schema — and nothing else", async () => {
+    const schema = await buildTypeSchema();
+    const rootFields = [schema.getQueryType(), schema.getMutationType()]
+      .filter(isObjectType)
+      .flatMap((type) => Object.keys(type.getFields()).map((field) => `${type.name}.${field}`))
+      .sort();
+    expect(Object.keys(EXPECTED).sort()).toEqual(rootFields);
+    expect(Object.keys(CALLS).sort()).toEqual(rootFields);
+    expect(schema.getSubscriptionType()).toBeFalsy();
+  });
+
+  test("the matrix has a column for every built-in role", () => {
+    const roleColumns = PRINCIPALS.filter(isOrgRole);
+    expect([...roleColumns].sort()).toEqual(BUILT_IN_ROLES.map((r) => r.key).sort());
+  });
+});
