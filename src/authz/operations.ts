@@ -30,6 +30,7 @@ export const OPERATIONS = {
   "Query.roleMappings": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.serviceAccounts": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Query.users": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 
   "Mutation.createOrganization": { requires: ["ADMIN"], scope: "PLATFORM" },
   "Mutation.updateOrganization": { requires: ["ADMIN"], scope: "ORGANIZATION" },
@@ -39,6 +40,7 @@ export const OPERATIONS = {
   "Mutation.deleteRoleMapping": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
   "Mutation.createServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.revokeServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deactivateUser": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -66,4 +68,5 @@ export const READABLE_OBJECT_TYPES = [
   "AuditEntryConnection",
   "AuditEntryEdge",
   "PageInfo",
+  "User",
 ] as const;

@@ -26,6 +26,10 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: boolean.optional(),
   TRUST_PROXY: boolean.default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  REFRESH_TOKEN_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(86_400),
+  SESSION_MAX_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(14 * 86_400),
+  TOKEN_AUDIENCE: z.string().min(1).max(200).default("intercom-enterprise-rbac"),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   RBAC_ENCRYPTION_KEY: z
     .string()
@@ -45,6 +49,10 @@ export interface Config {
   readonly introspection: boolean;
   readonly trustProxy: boolean;
   readonly shutdownTimeoutMs: number;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenIdleSeconds: number;
+  readonly sessionMaxSeconds: number;
+  readonly tokenAudience: string;
   /** Base URL browsers and IdPs reach this service at; defaults to http://localhost:<PORT>. */
   readonly publicUrl: string;
   /** 32-byte key for secrets at rest; when absent (never in production) a key file beside the data is used. */
@@ -78,6 +86,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== "production",
     trustProxy: e.TRUST_PROXY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenIdleSeconds: e.REFRESH_TOKEN_IDLE_SECONDS,
+    sessionMaxSeconds: e.SESSION_MAX_SECONDS,
+    tokenAudience: e.TOKEN_AUDIENCE,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     encryptionKey: e.RBAC_ENCRYPTION_KEY ? Buffer.from(e.RBAC_ENCRYPTION_KEY, "base64url") : undefined,
   });

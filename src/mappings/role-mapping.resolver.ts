@@ -10,6 +10,7 @@ import { RoleType } from "../roles/role.type";
 import type { RoleMappingEntity } from "./role-mapping.entity";
 import { CreateRoleMappingInput, UpdateRoleMappingInput } from "./role-mapping.input";
 import type { RoleMappingService } from "./role-mapping.service";
+import type { UserService } from "../users/user.service";
 import { RoleMappingType } from "./role-mapping.type";
 
 @Resolver(() => RoleMappingType)
@@ -19,7 +20,15 @@ export class RoleMappingResolver {
     private readonly mappings: RoleMappingService,
     private readonly organizations: OrganizationService,
     private readonly roles: RoleService,
+    private readonly users: UserService,
   ) {}
+
+  /** A mapping change is enforced at once: members' roles are recomputed in the same transaction. */
+  private async enforce(ctx: RequestContext, organizationId: string): Promise<void> {
+    const em = managerFor(ctx, this.db);
+    const org = await this.organizations.find(em, organizationId);
+    if (org) await this.users.recomputeRoles(em, org);
+  }
 
   @Query(() => [RoleMappingType], { description: "Highest priority first." })
   roleMappings(@Arg("organizationId", () => ID) organizationId: string, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity[]> {
@@ -29,6 +38,7 @@ export class RoleMappingResolver {
   @Mutation(() => RoleMappingType)
   async createRoleMapping(@Arg("input") input: CreateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
     const mapping = await this.mappings.create(managerFor(ctx, this.db), principalOf(ctx), input);
+    await this.enforce(ctx, mapping.organizationId);
     auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
     return mapping;
   }
@@ -36,6 +46,7 @@ export class RoleMappingResolver {
   @Mutation(() => RoleMappingType)
   async updateRoleMapping(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
     const mapping = await this.mappings.update(managerFor(ctx, this.db), principalOf(ctx), id, input);
+    await this.enforce(ctx, mapping.organizationId);
     auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
     return mapping;
   }
@@ -43,6 +54,7 @@ export class RoleMappingResolver {
   @Mutation(() => Boolean)
   async deleteRoleMapping(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
     const mapping = await this.mappings.delete(managerFor(ctx, this.db), principalOf(ctx), id);
+    await this.enforce(ctx, mapping.organizationId);
     auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
     return true;
   }

@@ -11,6 +11,7 @@ import { RoleType } from "../roles/role.type";
 import { CreateOrganizationInput, UpdateOrganizationInput } from "./organization.input";
 import type { OrganizationEntity } from "./organization.entity";
 import type { OrganizationService } from "./organization.service";
+import type { UserService } from "../users/user.service";
 import { OrganizationConnection, OrganizationType } from "./organization.type";
 
 @Resolver(() => OrganizationType)
@@ -20,6 +21,7 @@ export class OrganizationResolver {
     private readonly orgs: OrganizationService,
     private readonly roles: RoleService,
     private readonly mappings: RoleMappingService,
+    private readonly users: UserService,
   ) {}
 
   @Query(() => OrganizationConnection, { description: "Platform principals see every organization; others their own." })
@@ -47,7 +49,9 @@ export class OrganizationResolver {
 
   @Mutation(() => OrganizationType)
   async updateOrganization(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateOrganizationInput, @Ctx() ctx: RequestContext): Promise<OrganizationEntity> {
-    const org = await this.orgs.update(managerFor(ctx, this.db), principalOf(ctx), id, input);
+    const em = managerFor(ctx, this.db);
+    const org = await this.orgs.update(em, principalOf(ctx), id, input);
+    if (input.defaultRoleKey !== undefined) await this.users.recomputeRoles(em, org);
     auditTarget(ctx, org.id, `organization:${org.id}`);
     return org;
   }
@@ -62,6 +66,11 @@ export class OrganizationResolver {
   @FieldResolver(() => [String])
   allowedDomains(@Root() org: OrganizationEntity): Promise<string[]> {
     return this.orgs.domainsOf(this.db.manager, org.id);
+  }
+
+  @FieldResolver(() => [String], { description: "Frontend URLs a login may return to." })
+  allowedRedirectUrls(@Root() org: OrganizationEntity): string[] {
+    return JSON.parse(org.allowedRedirectUrls) as string[];
   }
 
   @FieldResolver(() => RoleType, { nullable: true })

@@ -24,6 +24,7 @@ export interface OrganizationChanges {
   enforceSso?: boolean;
   allowedDomains?: string[];
   defaultRoleKey?: string | null;
+  allowedRedirectUrls?: string[] | null;
 }
 
 export class OrganizationService {
@@ -38,6 +39,7 @@ export class OrganizationService {
       ssoEnabled: input.ssoEnabled ?? false,
       enforceSso: input.enforceSso ?? false,
       defaultRoleKey: null,
+      allowedRedirectUrls: JSON.stringify(redirectUrls(input.allowedRedirectUrls ?? [])),
       createdAt: now,
       updatedAt: now,
     });
@@ -59,6 +61,7 @@ export class OrganizationService {
     if (input.ssoEnabled != null) org.ssoEnabled = input.ssoEnabled;
     if (input.enforceSso != null) org.enforceSso = input.enforceSso;
     if (input.defaultRoleKey !== undefined) this.applyDefaultRole(principal, org, input.defaultRoleKey);
+    if (input.allowedRedirectUrls != null) org.allowedRedirectUrls = JSON.stringify(redirectUrls(input.allowedRedirectUrls));
     assertSsoSwitches(org);
     org.updatedAt = new Date();
     await this.save(em, org);
@@ -150,4 +153,17 @@ function assertSsoSwitches(org: OrganizationEntity): void {
   if (org.enforceSso && !org.ssoEnabled) {
     throw new BadUserInputError("enforceSso", "enforceSso requires ssoEnabled: turn SSO on before enforcing it");
   }
+}
+
+/** Login redirect targets: http only for loopback hosts (local frontends), https otherwise. */
+function redirectUrls(urls: string[]): string[] {
+  const out = [...new Set(urls)];
+  for (const url of out) {
+    const parsed = new URL(url);
+    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(parsed.hostname);
+    if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && loopback)) {
+      throw new BadUserInputError("allowedRedirectUrls", `allowedRedirectUrls must use https (http only for localhost): ${url}`);
+    }
+  }
+  return out;
 }

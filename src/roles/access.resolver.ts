@@ -9,6 +9,8 @@ import { ACTIONS, type Action, type Principal } from "../shared/principal";
 import { principalOf } from "../shared/resolver-context";
 import type { OrganizationService } from "../organizations/organization.service";
 import { OrganizationType } from "../organizations/organization.type";
+import { RoleMappingEntity } from "../mappings/role-mapping.entity";
+import { RoleMappingType } from "../mappings/role-mapping.type";
 import { DecisionType, OperationPermissionType, PermissionCheckInput, PrincipalType } from "./access.type";
 import type { Role, RoleService } from "./role.service";
 import { RoleType } from "./role.type";
@@ -35,7 +37,14 @@ export class AccessResolver {
       organizationId: principal.organizationId,
       role: toRoleType(this.roleTable.find(principal.roleKey)),
       permissions: ACTIONS.filter((a) => principal.permissions.has(a)),
+      groups: principal.groups ? [...principal.groups] : null,
+      roleMappingId: principal.roleMappingId ?? null,
     };
+  }
+
+  @FieldResolver(() => RoleMappingType, { nullable: true, description: "USER principals: the mapping that gave the role." })
+  roleMapping(@Root() principal: PrincipalType) {
+    return principal.roleMappingId ? this.db.manager.findOne(RoleMappingEntity, { where: { id: principal.roleMappingId } }) : null;
   }
 
   @FieldResolver(() => OrganizationType, { nullable: true })

@@ -23,6 +23,12 @@ export class PrincipalType {
 
   @Field(() => [ActionEnum])
   permissions!: Action[];
+
+  @Field(() => [String], { nullable: true, description: "USER principals: the IdP groups of their last login." })
+  groups!: string[] | null;
+
+  /** Resolved to `roleMapping` by a field resolver. */
+  roleMappingId!: string | null;
 }
 
 @ObjectType("Decision", { description: "The answer to 'may the caller do <action> to <resource>?'" })

@@ -9,7 +9,7 @@ import fastifyFormbody from "@fastify/formbody";
 import { ApolloServer } from "@apollo/server";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { applyMiddleware } from "graphql-middleware";
 import pino, { type Logger } from "pino";
 import type { ContainerType } from "type-graphql";
@@ -35,7 +35,14 @@ import { LoginService } from "../sso/login.service";
 import { createOidcModule } from "../sso/oidc/oidc.module";
 import { createSamlModule } from "../sso/saml/saml.module";
 import type { SsoModuleDeps } from "../sso/sso-module";
+import { AccessTokenAuthenticator } from "../tokens/access-token.authenticator";
+import { AccessTokens } from "../tokens/access-tokens";
 import { ApiKeyAuthenticator } from "../tokens/api-key.authenticator";
+import { SessionService } from "../tokens/session.service";
+import { SigningKeys } from "../tokens/signing-keys";
+import { registerTokenRoutes } from "../tokens/token.routes";
+import { UserResolver } from "../users/user.resolver";
+import { UserService } from "../users/user.service";
 import { Authentication } from "../tokens/authentication";
 import { ensurePlatformKey, type BootstrapOutcome } from "../tokens/bootstrap";
 import { auditMiddleware } from "./audit-middleware";
@@ -49,10 +56,14 @@ export interface App {
   readonly db: Database;
   readonly logger: Logger;
   readonly bootstrap: BootstrapOutcome;
+  readonly signingKeys: SigningKeys;
+  readonly accessTokens: AccessTokens;
+  readonly login: LoginService;
   close(): Promise<void>;
 }
 
 const MIGRATION_LOCK_ID = 7_263_000;
+const CLOCK_TOLERANCE_SECONDS = 5;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export function createLogger(config: Pick<Config, "logLevel">): Logger {
@@ -76,17 +87,35 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const mappings = new RoleMappingService(roles, organizations);
     const serviceAccounts = new ServiceAccountService(roles, organizations);
     const audit = new AuditLog(db);
-    const authentication = new Authentication([new ApiKeyAuthenticator(db, roles, logger)]);
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
     const secrets = new SecretBox(encryptionKey(config));
-    const login = new LoginService();
+    const signingKeys = new SigningKeys(db, secrets, (config.accessTokenTtlSeconds + CLOCK_TOLERANCE_SECONDS) * 1000);
+    await signingKeys.init();
+    const accessTokens = new AccessTokens(signingKeys, {
+      issuer: config.publicUrl,
+      audience: config.tokenAudience,
+      ttlSeconds: config.accessTokenTtlSeconds,
+      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+    });
+    const sessions = new SessionService(db, audit, accessTokens, {
+      codeTtlSeconds: 60,
+      refreshIdleSeconds: config.refreshTokenIdleSeconds,
+      sessionMaxSeconds: config.sessionMaxSeconds,
+    });
+    const users = new UserService(mappings);
+    const authentication = new Authentication([
+      new AccessTokenAuthenticator(accessTokens, sessions, roles),
+      new ApiKeyAuthenticator(db, roles, logger),
+    ]);
+    const login = new LoginService(db, audit, roles, users, sessions);
     const ssoDeps: SsoModuleDeps = { db, logger, organizations, login, secrets, publicUrl: config.publicUrl };
     const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps)];
 
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
-      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings)],
-      [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles)],
+      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users)],
+      [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles, users)],
+      [UserResolver, new UserResolver(db, users, organizations, roles)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],
       ...ssoModules.flatMap((m) => m.resolvers),
@@ -116,7 +145,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       maxDepth: { n: 10 },
       maxAliases: { n: 15 },
       maxDirectives: { n: 20 },
-      maxTokens: { n: 2000 },
+      // Token limit via graphql-js's parser (below): armor's own re-parse turns every parse error into a 500.
+      maxTokens: { enabled: false },
       costLimit: { maxCost: 5000 },
       blockFieldSuggestion: { enabled: !config.introspection },
     });
@@ -125,6 +155,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       schema,
       introspection: config.introspection,
       csrfPrevention: true,
+      parseOptions: { maxTokens: 2000 },
       allowBatchedHttpRequests: false,
       includeStacktraceInErrorResponses: false,
       stopOnTerminationSignals: false,
@@ -139,6 +170,15 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       method: ["GET", "POST", "OPTIONS"],
       handler: fastifyApolloHandler(apollo, { context: contextFactory(authentication) }),
     });
+    fastify.setErrorHandler((error: FastifyError, request, reply) => {
+      // Client errors of the HTTP layer (415, 413, 400 body parse) keep their message; the rest is masked.
+      if (error.statusCode && error.statusCode < 500) {
+        return reply.code(error.statusCode).send({ error: error.code ?? "BAD_REQUEST", message: error.message });
+      }
+      request.log.error({ err: error }, "internal error (masked in the response)");
+      return reply.code(500).send({ error: "INTERNAL_SERVER_ERROR", message: "Internal server error" });
+    });
+    registerTokenRoutes(fastify, sessions, signingKeys);
     for (const module of ssoModules) module.registerRoutes(fastify);
     fastify.get("/healthz", async () => ({ status: "ok" }));
     fastify.get("/readyz", async (_request, reply) => {
@@ -153,6 +193,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       db,
       logger,
       bootstrap,
+      signingKeys,
+      accessTokens,
+      login,
       close: () =>
         (closing ??= (async () => {
           await fastify.close();

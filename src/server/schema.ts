@@ -5,6 +5,7 @@ import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
 import { OrganizationResolver } from "../organizations/organization.resolver";
 import { AccessResolver } from "../roles/access.resolver";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
+import { UserResolver } from "../users/user.resolver";
 import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
 import { SAML_RESOLVERS } from "../sso/saml/saml.module";
 
@@ -14,6 +15,7 @@ export const RESOLVERS = [
   RoleMappingResolver,
   ServiceAccountResolver,
   AuditResolver,
+  UserResolver,
   ...SAML_RESOLVERS,
   ...OIDC_RESOLVERS,
 ] as [Function, ...Function[]];

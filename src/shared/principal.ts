@@ -13,6 +13,9 @@ export interface Principal {
   readonly organizationId: string | null;
   readonly roleKey: string | null;
   readonly permissions: ReadonlySet<Action>;
+  /** USER principals: the IdP groups of their last login and the mapping that gave the role. */
+  readonly groups?: readonly string[];
+  readonly roleMappingId?: string | null;
 }
 
 export function missingActions(principal: Principal, required: readonly Action[]): Action[] {

@@ -1,17 +1,151 @@
+/**
+ * The shared login flow: a person proven by SAML, OIDC or a password → user → role → one-time code.
+ *
+ * Rules:
+ * - SSO logins need the organization's `ssoEnabled` (else SSO_DISABLED).
+ * - An email outside the organization's allowed domains is refused (DOMAIN_NOT_ALLOWED); an
+ *   organization without allowed domains accepts any email its IdP asserts.
+ * - Role: the matching mappings by priority, else the default role, else NO_ROLE_MAPPING naming the
+ *   groups. The `service` role is never given to a person.
+ * - The browser only ever goes back to one of the organization's allowed frontend URLs (exact
+ *   origin + path), carrying a one-time code — tokens never travel in a URL.
+ * - Every login writes exactly one audit entry: success with the role's source, or the refusal
+ *   with its reason. A refused login creates no user change, no code and no session.
+ */
+import type { AuditLog, AuditRecord } from "../audit/audit-log";
+import type { Database } from "../db/database";
+import { OrganizationEntity } from "../organizations/organization.entity";
+import type { RoleService } from "../roles/role.service";
+import { AppError, SsoError } from "../shared/errors";
+import type { SessionService } from "../tokens/session.service";
+import type { UserService } from "../users/user.service";
 import type { HttpMeta, LoginCompletion, LoginFailure, LoginIdentity, LoginRequestContext } from "./login.types";
-import { AppError } from "../shared/errors";
 
-/** identity → user → role → one-time code. (Being built: see issue 3.) */
 export class LoginService implements LoginCompletion {
-  async assertRedirectAllowed(_organizationId: string, _redirectUri: string): Promise<void> {
-    throw new AppError("INTERNAL_SERVER_ERROR", "login flow not available yet");
+  constructor(
+    private readonly db: Database,
+    private readonly audit: AuditLog,
+    private readonly roles: RoleService,
+    private readonly users: UserService,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async assertRedirectAllowed(organizationId: string, redirectUri: string): Promise<void> {
+    const org = await this.db.manager.findOne(OrganizationEntity, { where: { id: organizationId } });
+    const allowed: string[] = org ? JSON.parse(org.allowedRedirectUrls) : [];
+    if (!allowed.some((url) => sameTarget(url, redirectUri))) {
+      throw new SsoError(
+        "SSO_CALLBACK_MISMATCH",
+        `callback URL mismatch: expected one of [${allowed.join(", ")}], got ${redirectUri}`,
+        { extensions: { expected: allowed, received: redirectUri } },
+      );
+    }
   }
 
-  async complete(_identity: LoginIdentity, _request: LoginRequestContext, _http: HttpMeta): Promise<{ redirectUrl: string }> {
-    throw new AppError("INTERNAL_SERVER_ERROR", "login flow not available yet");
+  async complete(identity: LoginIdentity, request: LoginRequestContext, http: HttpMeta): Promise<{ redirectUrl: string }> {
+    let org: OrganizationEntity | null = null;
+    try {
+      return await this.db.transaction(async (em) => {
+        org = await em.findOne(OrganizationEntity, { where: { id: identity.organizationId } });
+        if (!org) throw new SsoError("SSO_LOGIN_FAILED", "Unknown organization");
+        if (identity.protocol !== "password" && !org.ssoEnabled) {
+          throw new SsoError("SSO_DISABLED", `SSO is disabled for organization ${org.slug}; ask an administrator to enable it`);
+        }
+        await this.assertDomainAllowed(org, identity.email);
+        const grant = await this.users.roleFor(em, org, identity.groups);
+        const role = this.roles.find(grant.roleKey);
+        if (!role || !role.assignableToPeople) {
+          throw new SsoError(
+            "NO_ROLE_MAPPING",
+            `no role mapping for groups [${identity.groups.join(", ")}] in organization ${org.slug}; ask an administrator to map one of them`,
+            { extensions: { groups: identity.groups } },
+          );
+        }
+        const existing = await this.users.findForLogin(em, identity);
+        if (existing?.disabledAt) throw new SsoError("SSO_LOGIN_FAILED", "This account is deactivated; ask an administrator");
+        const user = await this.users.provision(em, existing, identity, grant);
+        const code = await this.sessions.createCode(em, user, role.key, request);
+        await this.audit.appendInTransaction(em, [
+          {
+            ...loginRecord(identity.protocol, http),
+            organizationId: org.id,
+            actorId: user.id,
+            role: role.key,
+            resource: identity.connectionId ? `connection:${identity.connectionId}` : "password",
+            success: true,
+            reason: `role ${role.key} from ${grant.source}; groups [${identity.groups.join(", ")}]`,
+          },
+        ]);
+        const target = new URL(request.redirectUri);
+        target.searchParams.set("code", code);
+        if (request.clientState) target.searchParams.set("state", request.clientState);
+        return { redirectUrl: target.toString() };
+      });
+    } catch (error) {
+      const known = error instanceof AppError;
+      await this.recordFailure({
+        organizationId: (org as OrganizationEntity | null)?.id ?? null,
+        connectionId: identity.connectionId,
+        protocol: identity.protocol,
+        reason: known ? `${error.code}: ${error.message}` : "INTERNAL_SERVER_ERROR",
+        actor: identity.email ?? identity.subject,
+        http,
+      });
+      throw error;
+    }
   }
 
-  async recordFailure(_failure: LoginFailure): Promise<void> {
-    throw new AppError("INTERNAL_SERVER_ERROR", "login flow not available yet");
+  async recordFailure(failure: LoginFailure): Promise<void> {
+    await this.audit.record([
+      {
+        ...loginRecord(failure.protocol, failure.http),
+        organizationId: failure.organizationId,
+        actorId: failure.actor ?? "anonymous",
+        resource: failure.connectionId ? `connection:${failure.connectionId}` : failure.protocol,
+        success: false,
+        reason: failure.reason,
+      },
+    ]);
+  }
+
+  private async assertDomainAllowed(org: OrganizationEntity, email: string | null): Promise<void> {
+    const domains = await this.db.manager.query(
+      this.db.dialect === "postgres" ? `SELECT "domain" FROM "organization_domain" WHERE "organizationId" = $1` : `SELECT "domain" FROM "organization_domain" WHERE "organizationId" = ?`,
+      [org.id],
+    );
+    const allowed = (domains as Array<{ domain: string }>).map((d) => d.domain);
+    if (allowed.length === 0) return;
+    const domain = email?.split("@").pop()?.toLowerCase();
+    if (!email || !domain || !allowed.includes(domain)) {
+      throw new SsoError("DOMAIN_NOT_ALLOWED", `email domain ${domain ?? "(none)"} is not allowed in organization ${org.slug}; allowed: ${allowed.join(", ")}`);
+    }
+  }
+}
+
+function loginRecord(protocol: string, http: HttpMeta): AuditRecord {
+  return {
+    organizationId: null,
+    actorId: "anonymous",
+    actorKind: "USER",
+    role: null,
+    action: "login",
+    operation: `Auth.login.${protocol}`,
+    resource: "*",
+    success: true,
+    reason: null,
+    ipAddress: http.ip,
+    userAgent: http.userAgent,
+    requestId: http.requestId,
+  };
+}
+
+/** Same origin and path (query and fragment ignored). */
+function sameTarget(allowed: string, candidate: string): boolean {
+  try {
+    const a = new URL(allowed);
+    const b = new URL(candidate);
+    return a.origin === b.origin && a.pathname === b.pathname && !b.username && !b.password;
+  } catch {
+    return false;
   }
 }

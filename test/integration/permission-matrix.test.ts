@@ -11,19 +11,21 @@
  * - operationPermissions is public (frontends read it to hide buttons), so even an anonymous caller
  *   or one with a refused credential gets it.
  * - reading organizations, mappings and the audit trail needs READ (auditors are viewers);
- *   listing service accounts (credentials) needs ADMIN.
+ *   listing service accounts (credentials) and people needs ADMIN; deactivating a person needs
+ *   ADMIN + DELETE.
  *
  * Every call is valid and targets the caller's own organization, so the only reason to refuse it is
  * the caller's permissions. Mutations get fresh resources per call, and each mutation's effect is
  * checked in the database: it happened exactly when the expected outcome is "ok".
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { isObjectType } from "graphql";
 import { BUILT_IN_ROLES } from "../../src/authz/role-permissions";
 import { RoleMappingEntity } from "../../src/mappings/role-mapping.entity";
 import { OrganizationEntity } from "../../src/organizations/organization.entity";
 import { ServiceAccountEntity } from "../../src/service-accounts/service-account.entity";
 import { buildTypeSchema } from "../../src/server/schema";
+import { UserEntity } from "../../src/users/user.entity";
 import { DATABASES } from "../support/databases";
 import { createMapping, createOrganization, createOrgWithPrincipals, createServiceAccount, type OrgFixture } from "../support/fixtures";
 import { startServer, type GraphQLResponse, type TestServer } from "../support/server";
@@ -55,6 +57,7 @@ const EXPECTED: Record<string, Row> = {
   "Query.roleMappings":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
   "Query.serviceAccounts":         [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Query.auditEntries":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
+  "Query.users":                   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
 
   "Mutation.createOrganization":   [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
   "Mutation.updateOrganization":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
@@ -64,6 +67,7 @@ const EXPECTED: Record<string, Row> = {
   "Mutation.deleteRoleMapping":    [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
   "Mutation.createServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.revokeServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.deactivateUser":       [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
 };
 
 // ─── How to make a valid call of each operation ───────────────────────────────────────────────────
@@ -159,6 +163,17 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       query: `mutation($input: CreateServiceAccountInput!) { createServiceAccount(input: $input) { apiKey serviceAccount { id } } }`,
       variables: { input: { organizationId: org.id, name } },
       happened: async () => (await repo(server, ServiceAccountEntity).countBy({ organizationId: org.id, name })) === 1,
+    };
+  },
+  "Query.users": async ({ org }) => ({ query: `query($id: ID!) { users(organizationId: $id) { id } }`, variables: { id: org.id } }),
+  "Mutation.deactivateUser": async ({ server, org }) => {
+    const id = randomUUID();
+    const now = new Date();
+    await repo(server, UserEntity).insert({ id, organizationId: org.id, issuer: "https://idp.example", subject: unique("sub"), groups: "[]", createdAt: now, updatedAt: now });
+    return {
+      query: `mutation($id: ID!) { deactivateUser(id: $id) { id disabledAt } }`,
+      variables: { id },
+      happened: async () => (await repo(server, UserEntity).findOneByOrFail({ id })).disabledAt !== null,
     };
   },
   "Mutation.revokeServiceAccount": async ({ server, org }) => {
