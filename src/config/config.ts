@@ -22,6 +22,7 @@ const schema = z.object({
     .max(512, "must be at most 512 characters")
     .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
     .refine((v) => !v.includes("."), "must not contain dots (dots mark access tokens)")
+    .refine((v) => !/^rbac_(sk|rt)_/.test(v), "must not start with rbac_sk_ or rbac_rt_ (those prefixes mark service-account keys and refresh tokens)")
     .optional(),
   GRAPHQL_INTROSPECTION: boolean.optional(),
   TRUST_PROXY: boolean.default(false),

@@ -13,6 +13,8 @@ import type { RoleMappingService } from "./role-mapping.service";
 import type { UserService } from "../users/user.service";
 import { RoleMappingType } from "./role-mapping.type";
 
+const FORCE = "Platform principals only: allow removing the organization's last path to the admin role.";
+
 @Resolver(() => RoleMappingType)
 export class RoleMappingResolver {
   constructor(
@@ -44,16 +46,25 @@ export class RoleMappingResolver {
   }
 
   @Mutation(() => RoleMappingType)
-  async updateRoleMapping(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
-    const mapping = await this.mappings.update(managerFor(ctx, this.db), principalOf(ctx), id, input);
+  async updateRoleMapping(
+    @Arg("id", () => ID) id: string,
+    @Arg("input") input: UpdateRoleMappingInput,
+    @Arg("force", { defaultValue: false, description: FORCE }) force: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<RoleMappingEntity> {
+    const mapping = await this.mappings.update(managerFor(ctx, this.db), principalOf(ctx), id, input, force);
     await this.enforce(ctx, mapping.organizationId);
     auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
     return mapping;
   }
 
   @Mutation(() => Boolean)
-  async deleteRoleMapping(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
-    const mapping = await this.mappings.delete(managerFor(ctx, this.db), principalOf(ctx), id);
+  async deleteRoleMapping(
+    @Arg("id", () => ID) id: string,
+    @Arg("force", { defaultValue: false, description: FORCE }) force: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<boolean> {
+    const mapping = await this.mappings.delete(managerFor(ctx, this.db), principalOf(ctx), id, force);
     await this.enforce(ctx, mapping.organizationId);
     auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
     return true;

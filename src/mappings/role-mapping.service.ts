@@ -5,6 +5,7 @@
  * - One mapping per (organization, exact group string): a duplicate is CONFLICT.
  * - The role must be assignable to people (never `service`) and grantable by the caller (acl-08).
  * - Other organizations' mappings answer NOT_FOUND, exactly like missing ones.
+ * - No change may remove the last path to the admin role unless a platform principal forces it (acl-04).
  */
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
@@ -15,6 +16,7 @@ import { isUniqueViolation } from "../shared/db-errors";
 import type { OrganizationService } from "../organizations/organization.service";
 import type { RoleService } from "../roles/role.service";
 import { RoleMappingEntity } from "./role-mapping.entity";
+import type { AdminPathGuard } from "./admin-path.guard";
 import { pickMapping } from "./role-precedence";
 
 export interface MappingChanges {
@@ -27,6 +29,7 @@ export class RoleMappingService {
   constructor(
     private readonly roles: RoleService,
     private readonly organizations: OrganizationService,
+    private readonly adminPaths: AdminPathGuard,
   ) {}
 
   async create(em: EntityManager, principal: Principal, input: { organizationId: string; idpGroup: string; roleKey: string; priority?: number | null }): Promise<RoleMappingEntity> {
@@ -48,8 +51,9 @@ export class RoleMappingService {
     return mapping;
   }
 
-  async update(em: EntityManager, principal: Principal, id: string, input: MappingChanges): Promise<RoleMappingEntity> {
+  async update(em: EntityManager, principal: Principal, id: string, input: MappingChanges, force = false): Promise<RoleMappingEntity> {
     const mapping = await this.get(em, principal, id);
+    const paths = await this.adminPaths.before(em, principal, mapping.organizationId, force);
     // Changing a mapping away from a role is also a grant decision on what it becomes.
     this.roles.assertCanGrant(principal, this.roles.require(mapping.roleKey, "roleKey"));
     if (input.roleKey != null) {
@@ -64,13 +68,16 @@ export class RoleMappingService {
     if (input.priority != null) mapping.priority = input.priority;
     mapping.updatedAt = new Date();
     await this.save(em, mapping);
+    await this.adminPaths.after(em, principal, mapping.organizationId, paths, force);
     return mapping;
   }
 
-  async delete(em: EntityManager, principal: Principal, id: string): Promise<RoleMappingEntity> {
+  async delete(em: EntityManager, principal: Principal, id: string, force = false): Promise<RoleMappingEntity> {
     const mapping = await this.get(em, principal, id);
     this.roles.assertCanGrant(principal, this.roles.require(mapping.roleKey, "roleKey"));
+    const paths = await this.adminPaths.before(em, principal, mapping.organizationId, force);
     await em.delete(RoleMappingEntity, { id: mapping.id });
+    await this.adminPaths.after(em, principal, mapping.organizationId, paths, force);
     return mapping;
   }
 

@@ -10,7 +10,8 @@ import type { RoleService } from "../roles/role.service";
 import { RoleType } from "../roles/role.type";
 import { CreateOrganizationInput, UpdateOrganizationInput } from "./organization.input";
 import type { OrganizationEntity } from "./organization.entity";
-import type { OrganizationService } from "./organization.service";
+import type { DefaultRoleGuard, OrganizationService } from "./organization.service";
+import type { AdminPathGuard } from "../mappings/admin-path.guard";
 import type { UserService } from "../users/user.service";
 import { OrganizationConnection, OrganizationType } from "./organization.type";
 
@@ -22,7 +23,15 @@ export class OrganizationResolver {
     private readonly roles: RoleService,
     private readonly mappings: RoleMappingService,
     private readonly users: UserService,
+    private readonly adminPaths: AdminPathGuard,
   ) {}
+
+  private adminPathsFor(force: boolean): DefaultRoleGuard {
+    return {
+      before: (em, principal, organizationId) => this.adminPaths.before(em, principal, organizationId, force),
+      after: (em, principal, organizationId, before) => this.adminPaths.after(em, principal, organizationId, before, force),
+    };
+  }
 
   @Query(() => OrganizationConnection, { description: "Platform principals see every organization; others their own." })
   async organizations(
@@ -48,9 +57,15 @@ export class OrganizationResolver {
   }
 
   @Mutation(() => OrganizationType)
-  async updateOrganization(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateOrganizationInput, @Ctx() ctx: RequestContext): Promise<OrganizationEntity> {
+  async updateOrganization(
+    @Arg("id", () => ID) id: string,
+    @Arg("input") input: UpdateOrganizationInput,
+    @Arg("force", { defaultValue: false, description: "Platform principals only: allow a default-role change that removes the last path to the admin role." }) force: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<OrganizationEntity> {
     const em = managerFor(ctx, this.db);
-    const org = await this.orgs.update(em, principalOf(ctx), id, input);
+    const guard = input.defaultRoleKey !== undefined ? this.adminPathsFor(force) : undefined;
+    const org = await this.orgs.update(em, principalOf(ctx), id, input, guard);
     if (input.defaultRoleKey !== undefined) await this.users.recomputeRoles(em, org);
     auditTarget(ctx, org.id, `organization:${org.id}`);
     return org;

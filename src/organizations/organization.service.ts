@@ -27,6 +27,12 @@ export interface OrganizationChanges {
   allowedRedirectUrls?: string[] | null;
 }
 
+/** Keeps a default-role change from removing the last path to admin (see src/mappings/admin-path.guard.ts). */
+export interface DefaultRoleGuard {
+  before(em: EntityManager, principal: Principal, organizationId: string): Promise<number>;
+  after(em: EntityManager, principal: Principal, organizationId: string, before: number): Promise<void>;
+}
+
 export class OrganizationService {
   constructor(private readonly roles: RoleService) {}
 
@@ -51,8 +57,9 @@ export class OrganizationService {
     return org;
   }
 
-  async update(em: EntityManager, principal: Principal, id: string, input: OrganizationChanges): Promise<OrganizationEntity> {
+  async update(em: EntityManager, principal: Principal, id: string, input: OrganizationChanges, guard?: DefaultRoleGuard): Promise<OrganizationEntity> {
     const org = await this.get(em, principal, id);
+    const paths = guard ? await guard.before(em, principal, org.id) : 0;
     if (input.slug != null && input.slug !== org.slug) {
       await this.assertSlugFree(em, input.slug, org.id);
       org.slug = input.slug;
@@ -66,6 +73,7 @@ export class OrganizationService {
     org.updatedAt = new Date();
     await this.save(em, org);
     if (input.allowedDomains != null) await this.replaceDomains(em, org.id, input.allowedDomains);
+    if (guard) await guard.after(em, principal, org.id, paths);
     return org;
   }
 

@@ -20,6 +20,7 @@ import { AuditResolver } from "../audit/audit.resolver";
 import type { Config } from "../config/config";
 import { createDataSource, parseDatabaseUrl } from "../db/data-source";
 import { Database } from "../db/database";
+import { AdminPathGuard } from "../mappings/admin-path.guard";
 import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
 import { RoleMappingService } from "../mappings/role-mapping.service";
 import { OrganizationResolver } from "../organizations/organization.resolver";
@@ -84,7 +85,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const roles = new RoleService();
     await roles.load(db);
     const organizations = new OrganizationService(roles);
-    const mappings = new RoleMappingService(roles, organizations);
+    const adminPaths = new AdminPathGuard(db, roles);
+    const mappings = new RoleMappingService(roles, organizations, adminPaths);
     const serviceAccounts = new ServiceAccountService(roles, organizations);
     const audit = new AuditLog(db);
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
@@ -113,7 +115,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
 
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
-      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users)],
+      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths)],
       [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles, users)],
       [UserResolver, new UserResolver(db, users, organizations, roles)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
