@@ -34,6 +34,7 @@ import { loadOrCreateKeyFile } from "../shared/encryption-key";
 import { SecretBox } from "../shared/secret-box";
 import { LoginService } from "../sso/login.service";
 import { createOidcModule } from "../sso/oidc/oidc.module";
+import { createPasswordModule } from "../sso/password/password.module";
 import { createSamlModule } from "../sso/saml/saml.module";
 import type { SsoModuleDeps } from "../sso/sso-module";
 import { AccessTokenAuthenticator } from "../tokens/access-token.authenticator";
@@ -111,7 +112,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     ]);
     const login = new LoginService(db, audit, roles, users, sessions);
     const ssoDeps: SsoModuleDeps = { db, logger, organizations, login, secrets, publicUrl: config.publicUrl };
-    const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps)];
+    const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps), createPasswordModule(ssoDeps)];
 
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],

@@ -7,6 +7,7 @@ import { AccessResolver } from "../roles/access.resolver";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
 import { UserResolver } from "../users/user.resolver";
 import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
+import { PASSWORD_RESOLVERS } from "../sso/password/password.module";
 import { SAML_RESOLVERS } from "../sso/saml/saml.module";
 
 export const RESOLVERS = [
@@ -18,6 +19,7 @@ export const RESOLVERS = [
   UserResolver,
   ...SAML_RESOLVERS,
   ...OIDC_RESOLVERS,
+  ...PASSWORD_RESOLVERS,
 ] as [Function, ...Function[]];
 
 /** The type-graphql schema, without authorization or audit (those are applied in app.ts). */
