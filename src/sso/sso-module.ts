@@ -2,6 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Database } from "../db/database";
 import type { OrganizationService } from "../organizations/organization.service";
+import type { RoleService } from "../roles/role.service";
+import type { UserService } from "../users/user.service";
 import type { SecretBox } from "../shared/secret-box";
 import type { LoginCompletion } from "./login.types";
 
@@ -10,6 +12,8 @@ export interface SsoModuleDeps {
   db: Database;
   logger: Logger;
   organizations: OrganizationService;
+  roles: RoleService;
+  users: UserService;
   login: LoginCompletion;
   secrets: SecretBox;
   /** Public base URL of this service, e.g. https://rbac.example.com (defaults for ACS / redirect URIs). */
