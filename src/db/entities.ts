@@ -6,9 +6,6 @@ import { ServiceAccountEntity } from "../service-accounts/service-account.entity
 import { PlatformKeyEntity } from "../tokens/platform-key.entity";
 import { AuthorizationCodeEntity, RefreshTokenEntity, SessionEntity, SigningKeyEntity } from "../tokens/session.entity";
 import { UserEntity } from "../users/user.entity";
-import { OidcConnectionEntity } from "../sso/oidc/oidc-connection.entity";
-import { OidcTransactionEntity } from "../sso/oidc/oidc-transaction.entity";
-import { SamlConnectionEntity, SamlReplayEntity, SamlRequestEntity } from "../sso/saml/saml-connection.entity";
 
 export const ENTITIES = [
   RoleEntity,
@@ -24,9 +21,4 @@ export const ENTITIES = [
   RefreshTokenEntity,
   AuthorizationCodeEntity,
   SigningKeyEntity,
-  OidcConnectionEntity,
-  OidcTransactionEntity,
-  SamlConnectionEntity,
-  SamlRequestEntity,
-  SamlReplayEntity,
 ];
