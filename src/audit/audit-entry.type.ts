@@ -106,3 +106,15 @@ export class AuditEntryFilter {
   @Field({ nullable: true, description: "Entries before this instant." })
   to?: Date;
 }
+
+@ObjectType("AuditChainVerification", { description: "The result of walking an audit stream's hash chain." })
+export class AuditChainVerificationType {
+  @Field({ description: "Every entry is present, in order, unaltered, and the chain ends at the stream head." })
+  ok!: boolean;
+
+  @Field(() => Int)
+  entriesChecked!: number;
+
+  @Field(() => Int, { nullable: true, description: "The first sequence number that is missing, altered or out of place." })
+  firstBrokenSequence!: number | null;
+}

@@ -1,9 +1,13 @@
-import { Arg, Ctx, Int, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
 import type { Database } from "../db/database";
 import type { RequestContext } from "../shared/context";
 import { decodeCursor, pageSize, toConnection } from "../shared/pagination";
 import { principalOf } from "../shared/resolver-context";
-import { AuditEntryConnection, AuditEntryFilter, AuditEntryType } from "./audit-entry.type";
+import { AuditChainVerificationType, AuditEntryConnection, AuditEntryFilter, AuditEntryType } from "./audit-entry.type";
+import { verifyChain } from "./audit-chain";
+import { PLATFORM_STREAM } from "./audit-log";
+import { assertOrganizationVisible } from "../shared/scope";
+import { ForbiddenError } from "../shared/errors";
 import type { AuditQueryService } from "./audit-query.service";
 
 @Resolver(() => AuditEntryType)
@@ -24,5 +28,15 @@ export class AuditResolver {
     const rows = await this.queries.list(this.db.manager, principalOf(ctx), filter ?? {}, limit + 1, decodeCursor<number>(after, "number"));
     const page = toConnection(rows, limit, (e) => e.id);
     return { ...page, edges: page.edges.map((edge) => ({ cursor: edge.cursor, node: { ...edge.node, id: String(edge.node.id) } as AuditEntryType })) };
+  }
+
+  @Query(() => AuditChainVerificationType, {
+    description: "Walks an organization's audit hash chain (null: the platform stream, platform principals only).",
+  })
+  async verifyAuditChain(@Arg("organizationId", () => ID, { nullable: true }) organizationId: string | null, @Ctx() ctx: RequestContext): Promise<AuditChainVerificationType> {
+    const principal = principalOf(ctx);
+    if (organizationId == null && principal.kind !== "PLATFORM") throw new ForbiddenError(["platform"]);
+    if (organizationId != null) assertOrganizationVisible(principal, organizationId);
+    return verifyChain(this.db.manager, organizationId ?? PLATFORM_STREAM);
   }
 }

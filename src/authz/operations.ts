@@ -30,6 +30,7 @@ export const OPERATIONS = {
   "Query.roleMappings": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.serviceAccounts": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Query.verifyAuditChain": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.users": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 
   "Mutation.createOrganization": { requires: ["ADMIN"], scope: "PLATFORM" },
@@ -66,6 +67,7 @@ export const READABLE_OBJECT_TYPES = [
   "CreatedServiceAccount",
   "AuditEntry",
   "AuditEntryConnection",
+  "AuditChainVerification",
   "AuditEntryEdge",
   "PageInfo",
   "User",

@@ -11,6 +11,7 @@ import type { RoleMappingEntity } from "./role-mapping.entity";
 import { CreateRoleMappingInput, UpdateRoleMappingInput } from "./role-mapping.input";
 import type { RoleMappingService } from "./role-mapping.service";
 import type { UserService } from "../users/user.service";
+import type { SessionService } from "../tokens/session.service";
 import { RoleMappingType } from "./role-mapping.type";
 
 const FORCE = "Platform principals only: allow removing the organization's last path to the admin role.";
@@ -23,13 +24,14 @@ export class RoleMappingResolver {
     private readonly organizations: OrganizationService,
     private readonly roles: RoleService,
     private readonly users: UserService,
+    private readonly sessions: SessionService,
   ) {}
 
-  /** A mapping change is enforced at once: members' roles are recomputed in the same transaction. */
+  /** A mapping change is enforced at once: members' roles are recomputed and changed members' sessions end, in the same transaction. */
   private async enforce(ctx: RequestContext, organizationId: string): Promise<void> {
     const em = managerFor(ctx, this.db);
     const org = await this.organizations.find(em, organizationId);
-    if (org) await this.users.recomputeRoles(em, org);
+    if (org) await this.sessions.endSessionsOf(em, await this.users.recomputeRoles(em, org), "role changed by a mapping change");
   }
 
   @Query(() => [RoleMappingType], { description: "Highest priority first." })

@@ -13,6 +13,7 @@ import type { OrganizationEntity } from "./organization.entity";
 import type { DefaultRoleGuard, OrganizationService } from "./organization.service";
 import type { AdminPathGuard } from "../mappings/admin-path.guard";
 import type { UserService } from "../users/user.service";
+import type { SessionService } from "../tokens/session.service";
 import { OrganizationConnection, OrganizationType } from "./organization.type";
 
 @Resolver(() => OrganizationType)
@@ -24,6 +25,7 @@ export class OrganizationResolver {
     private readonly mappings: RoleMappingService,
     private readonly users: UserService,
     private readonly adminPaths: AdminPathGuard,
+    private readonly sessions: SessionService,
   ) {}
 
   private adminPathsFor(force: boolean): DefaultRoleGuard {
@@ -66,7 +68,9 @@ export class OrganizationResolver {
     const em = managerFor(ctx, this.db);
     const guard = input.defaultRoleKey !== undefined ? this.adminPathsFor(force) : undefined;
     const org = await this.orgs.update(em, principalOf(ctx), id, input, guard);
-    if (input.defaultRoleKey !== undefined) await this.users.recomputeRoles(em, org);
+    if (input.defaultRoleKey !== undefined) {
+      await this.sessions.endSessionsOf(em, await this.users.recomputeRoles(em, org), "role changed by a default-role change");
+    }
     auditTarget(ctx, org.id, `organization:${org.id}`);
     return org;
   }

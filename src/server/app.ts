@@ -116,9 +116,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
 
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
-      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths)],
-      [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles, users)],
-      [UserResolver, new UserResolver(db, users, organizations, roles)],
+      [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths, sessions)],
+      [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles, users, sessions)],
+      [UserResolver, new UserResolver(db, users, organizations, roles, sessions)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],
       ...ssoModules.flatMap((m) => m.resolvers),

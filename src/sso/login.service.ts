@@ -61,6 +61,11 @@ export class LoginService implements LoginCompletion {
             { extensions: { groups: identity.groups } },
           );
         }
+        // Checked again here, not only at login start: the list may have changed since, and a
+        // protocol module must not be able to forget it.
+        if (!JSON.parse(org.allowedRedirectUrls).some((url: string) => sameTarget(url, request.redirectUri))) {
+          throw new SsoError("SSO_CALLBACK_MISMATCH", `callback URL mismatch: expected one of [${JSON.parse(org.allowedRedirectUrls).join(", ")}], got ${request.redirectUri}`);
+        }
         const existing = await this.users.findForLogin(em, identity);
         if (existing?.disabledAt) throw new SsoError("SSO_LOGIN_FAILED", "This account is deactivated; ask an administrator");
         const user = await this.users.provision(em, existing, identity, grant);

@@ -119,6 +119,7 @@ export class SessionService {
     if (!refreshToken) throw new OAuthError("invalid_request", "refresh_token is required");
     const tokenHash = hashKey(refreshToken);
     let reuse: { session: SessionEntity } | null = null;
+    let ended: { sessionId: string; reason: string } | null = null;
     try {
       return await this.audited(http, "Auth.token.refresh", async (em, note) => {
         const row = await em.findOne(RefreshTokenEntity, { where: { tokenHash } });
@@ -145,13 +146,15 @@ export class SessionService {
         if (session.expiresAt <= now) throw new OAuthError("invalid_grant", "the session reached its maximum lifetime: log in again");
         const user = await em.findOne(UserEntity, { where: { id: session.userId } });
         if (!user || user.disabledAt || user.roleKey !== session.roleKey) {
-          await this.revoke(em, session.id, user?.disabledAt ? "account deactivated" : "role changed", now);
+          ended = { sessionId: session.id, reason: user?.disabledAt ? "account deactivated" : "role changed" };
           throw new OAuthError("invalid_grant", "the session has ended: log in again");
         }
         return this.tokensFor(em, session, now);
       });
     } catch (error) {
       if (reuse) await this.revokeFamilyForReuse((reuse as { session: SessionEntity }).session, http, now);
+      const end = ended as { sessionId: string; reason: string } | null;
+      if (end) await this.db.transaction((em) => this.revoke(em, end.sessionId, end.reason, now));
       throw error;
     }
   }
@@ -176,6 +179,17 @@ export class SessionService {
     const user = await this.db.manager.findOne(UserEntity, { where: { id: session.userId } });
     if (!user || user.disabledAt || user.roleKey !== session.roleKey) return null;
     return { session, user };
+  }
+
+  /** Ends every open session of these users (demotion, deactivation), in the caller's transaction. */
+  async endSessionsOf(em: EntityManager, userIds: readonly string[], reason: string, now = new Date()): Promise<void> {
+    if (userIds.length === 0) return;
+    await em
+      .createQueryBuilder()
+      .update(SessionEntity)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(`"userId" IN (:...userIds) AND "revokedAt" IS NULL`, { userIds })
+      .execute();
   }
 
   private async revoke(em: EntityManager, sessionId: string, reason: string, now: Date): Promise<void> {

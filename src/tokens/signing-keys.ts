@@ -67,26 +67,41 @@ export class SigningKeys {
     return fresh.kid;
   }
 
-  /** Refuses a key's tokens from now on (compromise). */
+  /** Refuses a key's tokens from now on (compromise). Retiring the signing key rotates first. */
   async retire(kid: string, now = new Date()): Promise<void> {
+    const row = await this.db.manager.findOne(SigningKeyEntity, { where: { kid } });
+    if (row && !row.rotatedAt) await this.rotate(now);
     await this.db.transaction((em) => em.update(SigningKeyEntity, { kid }, { retiredAt: now, rotatedAt: now }));
     await this.reload();
   }
 
+  /** The key that signs now, as the database says (another instance may have rotated it). */
   async signingKey(): Promise<{ kid: string; key: SignKey }> {
-    if (!this.signer) await this.reload();
+    const active = await this.db.manager
+      .createQueryBuilder(SigningKeyEntity, "k")
+      .select(["k.kid"])
+      .where("k.rotatedAt IS NULL")
+      .orderBy("k.createdAt", "DESC")
+      .getOne();
+    if (!this.signer || (active && active.kid !== this.signer.kid)) await this.reload();
     if (!this.signer) throw new Error("no active signing key");
     return this.signer;
   }
 
-  /** The key for a kid, if it may still verify. Unknown kids reload the set at most once per cooldown. */
+  /**
+   * The key for a kid, if it may still verify. Retirement is read from the database on every call,
+   * so a key retired by any instance is refused by all at once. Unknown kids reload the set at most
+   * once per cooldown.
+   */
   async verificationKey(kid: string, now = new Date()): Promise<VerifyKey | null> {
     let key = this.keys.get(kid);
     if (!key && Date.now() - this.lastReload > RELOAD_COOLDOWN_MS) {
       await this.reload();
       key = this.keys.get(kid);
     }
-    if (!key || (key.retiredAt && key.retiredAt <= now)) return null;
+    if (!key) return null;
+    const row = await this.db.manager.findOne(SigningKeyEntity, { where: { kid }, select: { kid: true, retiredAt: true } });
+    if (!row || (row.retiredAt && row.retiredAt <= now)) return null;
     return key.verifyKey;
   }
 
@@ -117,7 +132,8 @@ export class SigningKeys {
     }
     this.keys = loaded;
     const active = [...loaded.values()].find((k) => !k.rotatedAt);
-    if (active && active.kid !== this.signer?.kid) {
+    if (!active) this.signer = null;
+    else if (active.kid !== this.signer?.kid) {
       const pem = this.secrets.open(active.sealedPrivateKey, `signing-key:${active.kid}`);
       this.signer = { kid: active.kid, key: await importPKCS8(pem, TOKEN_ALGORITHM) };
     }

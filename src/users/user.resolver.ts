@@ -10,6 +10,7 @@ import { auditTarget, managerFor, principalOf } from "../shared/resolver-context
 import type { UserEntity } from "./user.entity";
 import type { UserService } from "./user.service";
 import { UserType } from "./user.type";
+import type { SessionService } from "../tokens/session.service";
 import { RoleMappingEntity } from "../mappings/role-mapping.entity";
 
 @Resolver(() => UserType)
@@ -19,6 +20,7 @@ export class UserResolver {
     private readonly people: UserService,
     private readonly organizations: OrganizationService,
     private readonly roles: RoleService,
+    private readonly sessions: SessionService,
   ) {}
 
   @Query(() => [UserType], { description: "The organization's people (provisioned at their first login)." })
@@ -29,7 +31,9 @@ export class UserResolver {
 
   @Mutation(() => UserType, { description: "Deprovisions a person: no more logins; their sessions end at the next request." })
   async deactivateUser(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<UserEntity> {
-    const user = await this.people.deactivate(managerFor(ctx, this.db), principalOf(ctx), id);
+    const em = managerFor(ctx, this.db);
+    const user = await this.people.deactivate(em, principalOf(ctx), id);
+    await this.sessions.endSessionsOf(em, [user.id], "account deactivated");
     auditTarget(ctx, user.organizationId, `user:${user.id}`);
     return user;
   }

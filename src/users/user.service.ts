@@ -20,6 +20,9 @@ import type { RoleMappingService } from "../mappings/role-mapping.service";
 import type { LoginIdentity } from "../sso/login.types";
 import { UserEntity } from "./user.entity";
 
+/** The issuer of accounts that log in with a password (their role is set by an administrator). */
+export const PASSWORD_ISSUER = "password";
+
 export interface RoleGrant {
   roleKey: string | null;
   roleMappingId: string | null;
@@ -58,15 +61,16 @@ export class UserService {
     return user;
   }
 
-  /** After a mapping or default-role change: every active member's role from their last groups. */
-  async recomputeRoles(em: EntityManager, org: OrganizationEntity): Promise<number> {
+  /** After a mapping or default-role change: every active member's role from their last groups. Returns who changed. */
+  async recomputeRoles(em: EntityManager, org: OrganizationEntity): Promise<string[]> {
     const users = await em.find(UserEntity, { where: { organizationId: org.id, disabledAt: IsNull() } });
-    let changed = 0;
+    const changed: string[] = [];
     for (const user of users) {
+      if (user.issuer === PASSWORD_ISSUER) continue; // password accounts keep the role an administrator set
       const grant = await this.roleFor(em, org, JSON.parse(user.groups) as string[]);
       if (grant.roleKey === user.roleKey && grant.roleMappingId === user.roleMappingId) continue;
       await em.update(UserEntity, { id: user.id }, { roleKey: grant.roleKey, roleMappingId: grant.roleMappingId, updatedAt: new Date() });
-      changed += 1;
+      changed.push(user.id);
     }
     return changed;
   }
