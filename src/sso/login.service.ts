@@ -18,6 +18,7 @@ import { OrganizationEntity } from "../organizations/organization.entity";
 import type { RoleService } from "../roles/role.service";
 import { AppError, SsoError } from "../shared/errors";
 import type { SessionService } from "../tokens/session.service";
+import { UserEntity } from "../users/user.entity";
 import type { UserService } from "../users/user.service";
 import type { HttpMeta, LoginCompletion, LoginFailure, LoginIdentity, LoginRequestContext } from "./login.types";
 
@@ -88,6 +89,7 @@ export class LoginService implements LoginCompletion {
       });
     } catch (error) {
       const known = error instanceof AppError;
+      if (known && error.code === "NO_ROLE_MAPPING") await this.revokeLostAccess(identity);
       await this.recordFailure({
         organizationId: (org as OrganizationEntity | null)?.id ?? null,
         connectionId: identity.connectionId,
@@ -98,6 +100,19 @@ export class LoginService implements LoginCompletion {
       });
       throw error;
     }
+  }
+
+  /**
+   * The IdP now sends groups that give no role (acl-07): an existing account loses its role and its
+   * open sessions at once, instead of keeping the old role until the session's absolute lifetime.
+   */
+  private async revokeLostAccess(identity: LoginIdentity): Promise<void> {
+    await this.db.transaction(async (em) => {
+      const user = await this.users.findForLogin(em, identity);
+      if (!user || (user.roleKey === null && user.roleMappingId === null)) return;
+      await em.update(UserEntity, { id: user.id }, { roleKey: null, roleMappingId: null, groups: JSON.stringify(identity.groups), updatedAt: new Date() });
+      await this.sessions.endSessionsOf(em, [user.id], "the IdP groups no longer give a role");
+    });
   }
 
   async recordFailure(failure: LoginFailure): Promise<void> {

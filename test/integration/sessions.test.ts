@@ -436,6 +436,22 @@ describe.each(DATABASES)("sessions on $name", (kind) => {
       expectInvalidGrant(await refresh(server, first.refresh_token));
     });
 
+    test("acl-07 a person whose groups no longer give any role is refused, and their open session ends at once", async () => {
+      const org = await ssoOrg(server);
+      await mapGroup(server, org.id, "Engineering", "developer");
+      const identity = person(org, { groups: ["Engineering"] });
+      const first = await signIn(server, identity);
+      expect((await me(server, first.access_token)).role).toEqual({ key: "developer" });
+
+      const refused = await server.app.login.complete({ ...identity, groups: ["Contractors"] }, request(), httpMeta()).then(
+        () => null,
+        (e: { code?: string }) => e,
+      );
+      expect(refused?.code).toBe("NO_ROLE_MAPPING");
+      await expectRefusedToken(server, first.access_token);
+      expectInvalidGrant(await refresh(server, first.refresh_token));
+    });
+
     test("acl-07 an unknown group gives no role: NO_ROLE_MAPPING without a default role, the default role with one", async () => {
       const strict = await ssoOrg(server);
       await mapGroup(server, strict.id, "Engineering", "developer");
