@@ -48,6 +48,8 @@ interface Waiting {
 export class AuditLog {
   private waiting: Waiting[] = [];
   private draining: Promise<void> | null = null;
+  /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
+  private failingSince: Date | null = null;
 
   constructor(private readonly db: Database) {}
 
@@ -70,6 +72,18 @@ export class AuditLog {
     }
   }
 
+  get health(): { ok: boolean; failingSince: Date | null } {
+    return { ok: this.failingSince === null, failingSince: this.failingSince };
+  }
+
+  markFailed(): void {
+    this.failingSince ??= new Date();
+  }
+
+  markWritten(): void {
+    this.failingSince = null;
+  }
+
   /** Resolves when every entry recorded so far is committed (used at shutdown). */
   async flush(): Promise<void> {
     while (this.draining) await this.draining;
@@ -81,8 +95,10 @@ export class AuditLog {
       const batch = this.waiting.splice(0, MAX_BATCH);
       try {
         await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
+        this.markWritten();
         for (const w of batch) w.resolve();
       } catch (error) {
+        this.markFailed();
         for (const w of batch) w.reject(error);
       }
     }

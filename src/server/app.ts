@@ -186,6 +186,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     fastify.get("/healthz", async () => ({ status: "ok" }));
     fastify.get("/readyz", async (_request, reply) => {
       const checks = await readiness(db);
+      const audited = audit.health;
+      checks.audit = audited.ok ? "ok" : `failing since ${audited.failingSince!.toISOString()}`;
       const ready = Object.values(checks).every((c) => c === "ok");
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
     });

@@ -31,7 +31,7 @@ export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
   const query: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Query.${info.fieldName}`;
     const outcome = await settle(() => (resolve as Resolve)(root, args, ctx, info));
-    await durably(logger, ctx, () => audit.record(recordsFor(ctx, operation, args, outcome)));
+    await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, outcome)));
     if ("error" in outcome) throw outcome.error;
     return outcome.result;
   };
@@ -39,21 +39,23 @@ export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
   const mutation: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Mutation.${info.fieldName}`;
     try {
-      return await db.transaction(async (em) => {
+      const committed = await db.transaction(async (em) => {
         ctx.em = em;
         ctx.auditTarget = undefined;
         try {
           const result = await (resolve as Resolve)(root, args, ctx, info);
           if (result instanceof Error) throw result;
-          await durably(logger, ctx, () => audit.appendInTransaction(em, recordsFor(ctx, operation, args, { result })));
+          await durably(logger, audit, ctx, () => audit.appendInTransaction(em, recordsFor(ctx, operation, args, { result })));
           return result;
         } finally {
           ctx.em = undefined;
         }
       });
+      audit.markWritten();
+      return committed;
     } catch (error) {
       if (error instanceof AuditUnavailableError) throw error;
-      await durably(logger, ctx, () => audit.record(recordsFor(ctx, operation, args, { error })));
+      await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, { error })));
       throw error;
     }
   };
@@ -72,10 +74,11 @@ async function settle(run: () => unknown): Promise<Outcome> {
   }
 }
 
-async function durably(logger: Logger, ctx: RequestContext, write: () => Promise<void>): Promise<void> {
+async function durably(logger: Logger, audit: AuditLog, ctx: RequestContext, write: () => Promise<void>): Promise<void> {
   try {
     await write();
   } catch (error) {
+    audit.markFailed();
     logger.error({ reqId: ctx.requestId, err: error }, "audit entry could not be written; request refused");
     throw new AuditUnavailableError(error instanceof Error ? error.message : String(error));
   }
