@@ -192,10 +192,10 @@ describe.each(DATABASES)("GraphQL surface on $name", (kind) => {
     expect(response.json()).toEqual({ status: "ok" });
   });
 
-  test("GET /readyz → 200 ready, database and migrations ok", async () => {
+  test("GET /readyz → 200 ready, database, migrations and audit store ok", async () => {
     const response = await raw(`${base}/readyz`);
     expect(response.status).toBe(200);
-    expect(response.json()).toEqual({ status: "ready", checks: { database: "ok", migrations: "ok" } });
+    expect(response.json()).toEqual({ status: "ready", checks: { database: "ok", migrations: "ok", audit: "ok" } });
   });
 
   describe("x-request-id on every response", () => {
