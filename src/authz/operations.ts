@@ -42,6 +42,11 @@ export const OPERATIONS = {
   "Mutation.createServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.revokeServiceAccount": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.deactivateUser": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  "Query.oidcConnections": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.testOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.createOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.updateOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteOidcConnection": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -70,5 +75,7 @@ export const READABLE_OBJECT_TYPES = [
   "AuditChainVerification",
   "AuditEntryEdge",
   "PageInfo",
+  "OidcConnection",
+  "SsoConnectionTest",
   "User",
 ] as const;

@@ -6,6 +6,8 @@ import { ServiceAccountEntity } from "../service-accounts/service-account.entity
 import { PlatformKeyEntity } from "../tokens/platform-key.entity";
 import { AuthorizationCodeEntity, RefreshTokenEntity, SessionEntity, SigningKeyEntity } from "../tokens/session.entity";
 import { UserEntity } from "../users/user.entity";
+import { OidcConnectionEntity } from "../sso/oidc/oidc-connection.entity";
+import { OidcTransactionEntity } from "../sso/oidc/oidc-transaction.entity";
 
 export const ENTITIES = [
   RoleEntity,
@@ -21,4 +23,6 @@ export const ENTITIES = [
   RefreshTokenEntity,
   AuthorizationCodeEntity,
   SigningKeyEntity,
+  OidcConnectionEntity,
+  OidcTransactionEntity,
 ];

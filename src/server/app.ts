@@ -111,7 +111,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       new ApiKeyAuthenticator(db, roles, logger),
     ]);
     const login = new LoginService(db, audit, roles, users, sessions);
-    const ssoDeps: SsoModuleDeps = { db, logger, organizations, roles, users, login, secrets, publicUrl: config.publicUrl };
+    const ssoDeps: SsoModuleDeps = { db, logger, organizations, roles, users, login, secrets, publicUrl: config.publicUrl, env: config.env };
     const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps), createPasswordModule(ssoDeps)];
 
     const resolvers = new Map<unknown, unknown>([

@@ -18,6 +18,8 @@ export interface SsoModuleDeps {
   secrets: SecretBox;
   /** Public base URL of this service, e.g. https://rbac.example.com (defaults for ACS / redirect URIs). */
   publicUrl: string;
+  /** NODE_ENV: OIDC accepts http issuers (loopback only) only outside production. */
+  env: "development" | "production" | "test";
 }
 
 /** A protocol module: its GraphQL resolvers (class → instance) and its HTTP routes. */

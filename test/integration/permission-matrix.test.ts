@@ -24,6 +24,7 @@ import { BUILT_IN_ROLES } from "../../src/authz/role-permissions";
 import { RoleMappingEntity } from "../../src/mappings/role-mapping.entity";
 import { OrganizationEntity } from "../../src/organizations/organization.entity";
 import { ServiceAccountEntity } from "../../src/service-accounts/service-account.entity";
+import { OidcConnectionEntity } from "../../src/sso/oidc/oidc-connection.entity";
 import { buildTypeSchema } from "../../src/server/schema";
 import { UserEntity } from "../../src/users/user.entity";
 import { DATABASES } from "../support/databases";
@@ -69,6 +70,11 @@ const EXPECTED: Record<string, Row> = {
   "Mutation.createServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.revokeServiceAccount": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.deactivateUser":       [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
+  "Query.oidcConnections":         [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Query.testOidcConnection":      [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.createOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.updateOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.deleteOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
 };
 
 // ─── How to make a valid call of each operation ───────────────────────────────────────────────────
@@ -92,6 +98,14 @@ interface Call {
 
 const unique = (label: string) => `${label}-${randomBytes(5).toString("hex")}`;
 const repo = <T extends object>(server: TestServer, entity: new () => T) => server.app.db.dataSource.getRepository(entity);
+/** An OIDC connection of the organization, created by the platform key (issuer unreachable on purpose). */
+async function createOidcConnection(server: TestServer, organizationId: string): Promise<string> {
+  const response = await server.gql<{ createOidcConnection: { id: string } }>(
+    `mutation($input: CreateOidcConnectionInput!) { createOidcConnection(input: $input) { id } }`,
+    { input: { organizationId, issuer: "https://127.0.0.1:9", clientId: unique("matrix-client"), clientSecret: "matrix-secret" } },
+  );
+  return response.data!.createOidcConnection.id;
+}
 const isOrgRole = (p: PrincipalName): p is OrgRole => ["admin", "developer", "viewer", "service"].includes(p);
 
 const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
@@ -176,6 +190,32 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       query: `mutation($id: ID!) { deactivateUser(id: $id) { id disabledAt } }`,
       variables: { id },
       happened: async () => (await repo(server, UserEntity).findOneByOrFail({ id })).disabledAt !== null,
+    };
+  },
+  "Query.oidcConnections": async ({ org }) => ({ query: `query($id: ID!) { oidcConnections(organizationId: $id) { id } }`, variables: { id: org.id } }),
+  "Query.testOidcConnection": async ({ server, org }) => ({ query: `query($id: ID!) { testOidcConnection(id: $id) { ok } }`, variables: { id: await createOidcConnection(server, org.id) } }),
+  "Mutation.createOidcConnection": async ({ server, org }) => {
+    const clientId = unique("matrix-client");
+    return {
+      query: `mutation($input: CreateOidcConnectionInput!) { createOidcConnection(input: $input) { id } }`,
+      variables: { input: { organizationId: org.id, issuer: "https://127.0.0.1:9", clientId, clientSecret: "matrix-secret" } },
+      happened: async () => (await repo(server, OidcConnectionEntity).countBy({ organizationId: org.id, clientId })) === 1,
+    };
+  },
+  "Mutation.updateOidcConnection": async ({ server, org }) => {
+    const id = await createOidcConnection(server, org.id);
+    return {
+      query: `mutation($id: ID!, $input: UpdateOidcConnectionInput!) { updateOidcConnection(id: $id, input: $input) { id } }`,
+      variables: { id, input: { scopes: "openid email" } },
+      happened: async () => (await repo(server, OidcConnectionEntity).findOneByOrFail({ id })).scopes === "openid email",
+    };
+  },
+  "Mutation.deleteOidcConnection": async ({ server, org }) => {
+    const id = await createOidcConnection(server, org.id);
+    return {
+      query: `mutation($id: ID!) { deleteOidcConnection(id: $id) }`,
+      variables: { id },
+      happened: async () => (await repo(server, OidcConnectionEntity).countBy({ id })) === 0,
     };
   },
   "Mutation.revokeServiceAccount": async ({ server, org }) => {
