@@ -47,6 +47,8 @@ export const OPERATIONS = {
   "Mutation.createOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.updateOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.deleteOidcConnection": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  "Mutation.createPasswordUser": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.setUserPassword": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationName = keyof typeof OPERATIONS;

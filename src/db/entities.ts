@@ -8,6 +8,7 @@ import { AuthorizationCodeEntity, RefreshTokenEntity, SessionEntity, SigningKeyE
 import { UserEntity } from "../users/user.entity";
 import { OidcConnectionEntity } from "../sso/oidc/oidc-connection.entity";
 import { OidcTransactionEntity } from "../sso/oidc/oidc-transaction.entity";
+import { PasswordCredentialEntity } from "../sso/password/password-credential.entity";
 
 export const ENTITIES = [
   RoleEntity,
@@ -25,4 +26,5 @@ export const ENTITIES = [
   SigningKeyEntity,
   OidcConnectionEntity,
   OidcTransactionEntity,
+  PasswordCredentialEntity,
 ];

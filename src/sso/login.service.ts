@@ -53,7 +53,11 @@ export class LoginService implements LoginCompletion {
           throw new SsoError("SSO_DISABLED", `SSO is disabled for organization ${org.slug}; ask an administrator to enable it`);
         }
         await this.assertDomainAllowed(org, identity.email);
-        const grant = await this.users.roleFor(em, org, identity.groups);
+        // Password accounts have no IdP groups: their role is the one an administrator set.
+        const grant =
+          identity.protocol === "password" && identity.roleKey
+            ? { roleKey: identity.roleKey, roleMappingId: null, source: `role ${identity.roleKey} set by an administrator` }
+            : await this.users.roleFor(em, org, identity.groups);
         const role = this.roles.find(grant.roleKey);
         if (!role || !role.assignableToPeople) {
           throw new SsoError(

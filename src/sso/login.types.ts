@@ -21,6 +21,11 @@ export interface LoginIdentity {
   displayName: string | null;
   /** IdP groups, exactly as sent; recomputed into a role at every login. */
   groups: string[];
+  /**
+   * Password login only (ignored for every other protocol): the role an administrator gave the
+   * account, used instead of the group mappings. Still refused unless assignable to people.
+   */
+  roleKey?: string | null;
 }
 
 /** What the frontend asked for when the login started; kept by the protocol module's request store. */

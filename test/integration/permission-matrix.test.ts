@@ -75,6 +75,8 @@ const EXPECTED: Record<string, Row> = {
   "Mutation.createOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.updateOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.deleteOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
+  "Mutation.createPasswordUser":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.setUserPassword":      [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
 };
 
 // ─── How to make a valid call of each operation ───────────────────────────────────────────────────
@@ -224,6 +226,29 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       query: `mutation($id: ID!) { revokeServiceAccount(id: $id) { id revokedAt } }`,
       variables: { id },
       happened: async () => (await repo(server, ServiceAccountEntity).findOneByOrFail({ id })).revokedAt !== null,
+    };
+  },
+  "Mutation.createPasswordUser": async ({ server, org }) => {
+    const email = `${unique("matrix-person")}@matrix.example.com`;
+    return {
+      query: `mutation($input: CreatePasswordUserInput!) { createPasswordUser(input: $input) { id } }`,
+      variables: { input: { organizationId: org.id, email, displayName: "Matrix Person", roleKey: "viewer", password: `Mx-${randomBytes(12).toString("hex")}` } },
+      happened: async () => (await repo(server, UserEntity).countBy({ organizationId: org.id, issuer: "password", subject: email })) === 1,
+    };
+  },
+  "Mutation.setUserPassword": async ({ server, org }) => {
+    const created = await server.gql<{ createPasswordUser: { id: string } }>(
+      `mutation($input: CreatePasswordUserInput!) { createPasswordUser(input: $input) { id } }`,
+      { input: { organizationId: org.id, email: `${unique("matrix-person")}@matrix.example.com`, displayName: "Matrix Person", roleKey: "viewer", password: `Mx-${randomBytes(12).toString("hex")}` } },
+    );
+    const id = created.data!.createPasswordUser.id;
+    const hash = () =>
+      server.app.db.dataSource.createQueryBuilder().select(`c."passwordHash"`, "hash").from("password_credential", "c").where(`c."userId" = :id`, { id }).getRawOne<{ hash: string }>();
+    const before = (await hash())?.hash;
+    return {
+      query: `mutation($id: ID!, $password: String!) { setUserPassword(id: $id, password: $password) }`,
+      variables: { id, password: `Mx-${randomBytes(12).toString("hex")}` },
+      happened: async () => (await hash())?.hash !== before,
     };
   },
 };
