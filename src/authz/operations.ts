@@ -31,6 +31,7 @@ export const OPERATIONS = {
   "Query.serviceAccounts": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.verifyAuditChain": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.loginOptions": { requires: [], scope: "PUBLIC" },
   "Query.users": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 
   "Mutation.createOrganization": { requires: ["ADMIN"], scope: "PLATFORM" },
@@ -79,5 +80,7 @@ export const READABLE_OBJECT_TYPES = [
   "PageInfo",
   "OidcConnection",
   "SsoConnectionTest",
+  "LoginOptions",
+  "LoginOption",
   "User",
 ] as const;

@@ -32,6 +32,7 @@ import { ServiceAccountService } from "../service-accounts/service-account.servi
 import type { RequestContext } from "../shared/context";
 import { loadOrCreateKeyFile } from "../shared/encryption-key";
 import { SecretBox } from "../shared/secret-box";
+import { LoginOptionsResolver } from "../sso/login-options.resolver";
 import { LoginService } from "../sso/login.service";
 import { createOidcModule } from "../sso/oidc/oidc.module";
 import { createPasswordModule } from "../sso/password/password.module";
@@ -122,6 +123,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],
       ...ssoModules.flatMap((m) => m.resolvers),
+      [LoginOptionsResolver, new LoginOptionsResolver(db, ssoModules)],
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
     // Audit is applied first, so it wraps shield and also records what shield denies.

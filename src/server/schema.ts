@@ -6,6 +6,7 @@ import { OrganizationResolver } from "../organizations/organization.resolver";
 import { AccessResolver } from "../roles/access.resolver";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
 import { UserResolver } from "../users/user.resolver";
+import { LoginOptionsResolver } from "../sso/login-options.resolver";
 import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
 import { PASSWORD_RESOLVERS } from "../sso/password/password.module";
 import { SAML_RESOLVERS } from "../sso/saml/saml.module";
@@ -17,6 +18,7 @@ export const RESOLVERS = [
   ServiceAccountResolver,
   AuditResolver,
   UserResolver,
+  LoginOptionsResolver,
   ...SAML_RESOLVERS,
   ...OIDC_RESOLVERS,
   ...PASSWORD_RESOLVERS,

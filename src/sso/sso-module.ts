@@ -22,8 +22,18 @@ export interface SsoModuleDeps {
   env: "development" | "production" | "test";
 }
 
-/** A protocol module: its GraphQL resolvers (class → instance) and its HTTP routes. */
+/** One way to log in to an organization, for home-realm discovery (`loginOptions`). */
+export interface LoginOption {
+  protocol: "saml" | "oidc";
+  /** Something a person recognizes: the IdP's host. */
+  name: string;
+  /** Start here: `GET <loginUrl>?redirect_uri=<frontend URL>&code_challenge=<S256>&state=<opaque>`. */
+  loginUrl: string;
+}
+
+/** A protocol module: its GraphQL resolvers (class → instance), its HTTP routes and its login entry points. */
 export interface SsoModule {
   resolvers: ReadonlyArray<readonly [Function, object]>;
   registerRoutes(fastify: FastifyInstance): void;
+  loginOptions?(organizationId: string): Promise<LoginOption[]>;
 }

@@ -60,6 +60,7 @@ const EXPECTED: Record<string, Row> = {
   "Query.auditEntries":            [UNAUTH,    UNAUTH,         ok,       ok,           ok,              ok,              ok],
   "Query.users":                   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Query.verifyAuditChain":        [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Query.loginOptions":            [ok,        ok,             ok,       ok,           ok,              ok,              ok],
 
   "Mutation.createOrganization":   [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
   "Mutation.updateOrganization":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
@@ -182,6 +183,7 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       happened: async () => (await repo(server, ServiceAccountEntity).countBy({ organizationId: org.id, name })) === 1,
     };
   },
+  "Query.loginOptions": async () => ({ query: `{ loginOptions(email: "someone@example.com") { passwordAllowed message } }` }),
   "Query.verifyAuditChain": async ({ org }) => ({ query: `query($id: ID) { verifyAuditChain(organizationId: $id) { ok } }`, variables: { id: org.id } }),
   "Query.users": async ({ org }) => ({ query: `query($id: ID!) { users(organizationId: $id) { id } }`, variables: { id: org.id } }),
   "Mutation.deactivateUser": async ({ server, org }) => {

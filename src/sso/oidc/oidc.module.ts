@@ -9,6 +9,15 @@ import { OidcConnectionService } from "./oidc-connection.service";
 import { OidcLoginService } from "./oidc-login.service";
 import { OidcTransactionService } from "./oidc-transaction.service";
 import { registerOidcRoutes } from "./oidc.routes";
+import { OidcConnectionEntity } from "./oidc-connection.entity";
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
 
 /** GraphQL resolver classes of the OIDC module (built into the schema by src/server/schema.ts). */
 export const OIDC_RESOLVERS: Function[] = [OidcConnectionResolver];
@@ -24,6 +33,10 @@ export function createOidcModule(deps: SsoModuleDeps): SsoModule {
     resolvers: [[OidcConnectionResolver, new OidcConnectionResolver(deps.db, connections, clients, deps.organizations)]],
     registerRoutes(fastify) {
       registerOidcRoutes(fastify, login, { secureCookies: deps.publicUrl.startsWith("https:") });
+    },
+    async loginOptions(organizationId) {
+      const rows = await deps.db.manager.find(OidcConnectionEntity, { where: { organizationId }, order: { createdAt: "ASC" } });
+      return rows.map((row) => ({ protocol: "oidc" as const, name: hostOf(row.issuer), loginUrl: connections.loginUrlOf(row) }));
     },
   };
 }
