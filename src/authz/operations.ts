@@ -48,6 +48,12 @@ export const OPERATIONS = {
   "Mutation.createOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.updateOidcConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.deleteOidcConnection": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  "Query.samlConnections": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.testSamlConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.createSamlConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.updateSamlConnection": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.importSamlMetadata": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteSamlConnection": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
   "Mutation.createPasswordUser": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.setUserPassword": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 } as const satisfies Record<string, OperationRule>;
@@ -83,4 +89,6 @@ export const READABLE_OBJECT_TYPES = [
   "LoginOptions",
   "LoginOption",
   "User",
+  "SamlConnection",
+  "SamlCertificate",
 ] as const;

@@ -8,6 +8,7 @@ import { AuthorizationCodeEntity, RefreshTokenEntity, SessionEntity, SigningKeyE
 import { UserEntity } from "../users/user.entity";
 import { OidcConnectionEntity } from "../sso/oidc/oidc-connection.entity";
 import { OidcTransactionEntity } from "../sso/oidc/oidc-transaction.entity";
+import { SamlConnectionEntity, SamlReplayEntity, SamlRequestEntity } from "../sso/saml/saml-connection.entity";
 import { PasswordCredentialEntity } from "../sso/password/password-credential.entity";
 
 export const ENTITIES = [
@@ -26,5 +27,8 @@ export const ENTITIES = [
   SigningKeyEntity,
   OidcConnectionEntity,
   OidcTransactionEntity,
+  SamlConnectionEntity,
+  SamlRequestEntity,
+  SamlReplayEntity,
   PasswordCredentialEntity,
 ];

@@ -13,6 +13,7 @@
  * - An organization principal's entries land in its organization's stream; a platform principal's
  *   in the stream of the organization its mutation targeted, else in the platform stream.
  */
+import { types } from "node:util";
 import type { GraphQLResolveInfo } from "graphql";
 import type { IMiddlewareFunction } from "graphql-middleware";
 import type { Logger } from "pino";
@@ -44,7 +45,7 @@ export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
         ctx.auditTarget = undefined;
         try {
           const result = await (resolve as Resolve)(root, args, ctx, info);
-          if (result instanceof Error) throw result;
+          if (isError(result)) throw result;
           await durably(logger, audit, ctx, () => audit.appendInTransaction(em, recordsFor(ctx, operation, args, { result })));
           return result;
         } finally {
@@ -68,10 +69,15 @@ type Outcome = { result: unknown } | { error: unknown };
 async function settle(run: () => unknown): Promise<Outcome> {
   try {
     const result = await run();
-    return result instanceof Error ? { error: result } : { result };
+    return isError(result) ? { error: result } : { result };
   } catch (error) {
     return { error };
   }
+}
+
+/** graphql-shield returns (not throws) errors; some come from another realm, where instanceof fails. */
+function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 async function durably(logger: Logger, audit: AuditLog, ctx: RequestContext, write: () => Promise<void>): Promise<void> {

@@ -25,6 +25,8 @@ import { RoleMappingEntity } from "../../src/mappings/role-mapping.entity";
 import { OrganizationEntity } from "../../src/organizations/organization.entity";
 import { ServiceAccountEntity } from "../../src/service-accounts/service-account.entity";
 import { OidcConnectionEntity } from "../../src/sso/oidc/oidc-connection.entity";
+import { SamlConnectionEntity } from "../../src/sso/saml/saml-connection.entity";
+import { createKeyPair } from "../support/saml-idp";
 import { buildTypeSchema } from "../../src/server/schema";
 import { UserEntity } from "../../src/users/user.entity";
 import { DATABASES } from "../support/databases";
@@ -78,6 +80,12 @@ const EXPECTED: Record<string, Row> = {
   "Mutation.deleteOidcConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
   "Mutation.createPasswordUser":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Mutation.setUserPassword":      [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Query.samlConnections":         [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Query.testSamlConnection":      [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.createSamlConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.updateSamlConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.importSamlMetadata":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
+  "Mutation.deleteSamlConnection": [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN_DELETE, NO_ADMIN_DELETE, NO_ADMIN_DELETE],
 };
 
 // ─── How to make a valid call of each operation ───────────────────────────────────────────────────
@@ -109,6 +117,23 @@ async function createOidcConnection(server: TestServer, organizationId: string):
   );
   return response.data!.createOidcConnection.id;
 }
+/** A SAML connection of the organization, created by the platform key with a real IdP certificate. */
+const samlIdp = createKeyPair("matrix-idp.example.test");
+const samlInput = (organizationId: string) => ({
+  organizationId,
+  idpEntityId: `https://${unique("matrix-idp")}.example.test`,
+  idpSsoUrl: "https://matrix-idp.example.test/sso",
+  idpCertificates: [samlIdp.certificatePem],
+});
+async function createSamlConnection(server: TestServer, organizationId: string): Promise<string> {
+  const response = await server.gql<{ createSamlConnection: { id: string } }>(
+    `mutation($input: CreateSamlConnectionInput!) { createSamlConnection(input: $input) { id } }`,
+    { input: samlInput(organizationId) },
+  );
+  return response.data!.createSamlConnection.id;
+}
+const idpMetadata = (entityId: string) =>
+  `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${samlIdp.certificatePem.replace(/-----[^-]+-----|\s/g, "")}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://matrix-idp.example.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>`;
 const isOrgRole = (p: PrincipalName): p is OrgRole => ["admin", "developer", "viewer", "service"].includes(p);
 
 const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
@@ -220,6 +245,40 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       query: `mutation($id: ID!) { deleteOidcConnection(id: $id) }`,
       variables: { id },
       happened: async () => (await repo(server, OidcConnectionEntity).countBy({ id })) === 0,
+    };
+  },
+  "Query.samlConnections": async ({ org }) => ({ query: `query($id: ID!) { samlConnections(organizationId: $id) { id } }`, variables: { id: org.id } }),
+  "Query.testSamlConnection": async ({ server, org }) => ({ query: `query($id: ID!) { testSamlConnection(id: $id) { ok } }`, variables: { id: await createSamlConnection(server, org.id) } }),
+  "Mutation.createSamlConnection": async ({ server, org }) => {
+    const input = samlInput(org.id);
+    return {
+      query: `mutation($input: CreateSamlConnectionInput!) { createSamlConnection(input: $input) { id } }`,
+      variables: { input },
+      happened: async () => (await repo(server, SamlConnectionEntity).countBy({ organizationId: org.id, idpEntityId: input.idpEntityId })) === 1,
+    };
+  },
+  "Mutation.updateSamlConnection": async ({ server, org }) => {
+    const id = await createSamlConnection(server, org.id);
+    return {
+      query: `mutation($id: ID!, $input: UpdateSamlConnectionInput!) { updateSamlConnection(id: $id, input: $input) { id } }`,
+      variables: { id, input: { clockSkewSeconds: 42 } },
+      happened: async () => (await repo(server, SamlConnectionEntity).findOneByOrFail({ id })).clockSkewSeconds === 42,
+    };
+  },
+  "Mutation.importSamlMetadata": async ({ server, org }) => {
+    const entityId = `https://${unique("matrix-import")}.example.test`;
+    return {
+      query: `mutation($org: ID!, $xml: String!) { importSamlMetadata(organizationId: $org, metadataXml: $xml) { id } }`,
+      variables: { org: org.id, xml: idpMetadata(entityId) },
+      happened: async () => (await repo(server, SamlConnectionEntity).countBy({ organizationId: org.id, idpEntityId: entityId })) === 1,
+    };
+  },
+  "Mutation.deleteSamlConnection": async ({ server, org }) => {
+    const id = await createSamlConnection(server, org.id);
+    return {
+      query: `mutation($id: ID!) { deleteSamlConnection(id: $id) }`,
+      variables: { id },
+      happened: async () => (await repo(server, SamlConnectionEntity).countBy({ id })) === 0,
     };
   },
   "Mutation.revokeServiceAccount": async ({ server, org }) => {
