@@ -61,6 +61,10 @@ export class AuditEntryEntity {
   @Column({ type: "varchar", length: 64 })
   requestId!: string;
 
+  /** JSON: what changed (field → [before, after]) or other structured context; never a secret. */
+  @Column({ type: "text", nullable: true })
+  details!: string | null;
+
   /** SHA-256 of the previous entry of the stream ("" for the first) and of this entry. */
   @Column({ type: "varchar", length: 64 })
   previousHash!: string;

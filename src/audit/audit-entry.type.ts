@@ -50,6 +50,9 @@ export class AuditEntryType {
 
   @Field()
   requestId!: string;
+
+  @Field(() => String, { nullable: true, description: "JSON: before/after of changed fields ({ changed: { field: [before, after] } }) or other context." })
+  details!: string | null;
 }
 
 @ObjectType("AuditEntryEdge")

@@ -37,6 +37,8 @@ export interface AuditRecord {
   userAgent: string | null;
   requestId: string;
   timestamp?: Date;
+  /** Structured context, e.g. { changed: { name: ["Old", "New"] } }; never a secret. */
+  details?: Record<string, unknown> | null;
 }
 
 interface Waiting {
@@ -48,6 +50,7 @@ interface Waiting {
 export class AuditLog {
   private waiting: Waiting[] = [];
   private draining: Promise<void> | null = null;
+  private readonly committedListeners: Array<(entries: AuditEntryEntity[]) => void> = [];
   /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
   private failingSince: Date | null = null;
 
@@ -60,7 +63,9 @@ export class AuditLog {
     return done;
   }
 
-  async appendInTransaction(em: EntityManager, records: AuditRecord[]): Promise<void> {
+  /** Returns the rows written; announce them once the transaction has committed. */
+  async appendInTransaction(em: EntityManager, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
+    const written: AuditEntryEntity[] = [];
     const byStream = new Map<string, AuditRecord[]>();
     for (const record of records) {
       const stream = record.organizationId ?? PLATFORM_STREAM;
@@ -68,7 +73,27 @@ export class AuditLog {
     }
     // A fixed lock order keeps concurrent PostgreSQL writers from deadlocking on stream heads.
     for (const stream of [...byStream.keys()].sort()) {
-      await this.appendToStream(em, stream, byStream.get(stream)!);
+      written.push(...(await this.appendToStream(em, stream, byStream.get(stream)!)));
+    }
+    return written;
+  }
+
+  /**
+   * Called with entries once they are committed (alert rules, live streams). Listeners must not
+   * throw; they run after the writer's transaction, never inside it.
+   */
+  onCommitted(listener: (entries: AuditEntryEntity[]) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  /** For callers that committed entries with appendInTransaction: announce them now. */
+  announce(entries: AuditEntryEntity[]): void {
+    for (const listener of this.committedListeners) {
+      try {
+        listener(entries);
+      } catch {
+        // a listener's failure must never undo or delay what is already committed
+      }
     }
   }
 
@@ -94,8 +119,9 @@ export class AuditLog {
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, MAX_BATCH);
       try {
-        await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
+        const written = await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
         this.markWritten();
+        this.announce(written);
         for (const w of batch) w.resolve();
       } catch (error) {
         this.markFailed();
@@ -105,7 +131,7 @@ export class AuditLog {
     this.draining = null;
   }
 
-  private async appendToStream(em: EntityManager, stream: string, records: AuditRecord[]): Promise<void> {
+  private async appendToStream(em: EntityManager, stream: string, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
     await em
       .createQueryBuilder()
       .insert()
@@ -126,6 +152,7 @@ export class AuditLog {
     });
     await em.createQueryBuilder().insert().into(AuditEntryEntity).values(rows).updateEntity(false).execute();
     await em.createQueryBuilder().update(AuditStreamEntity).set({ lastHash: previousHash }).where("stream = :stream", { stream }).execute();
+    return rows;
   }
 
   private async advanceHead(em: EntityManager, stream: string, count: number): Promise<{ lastSequence: number; lastHash: string }> {
@@ -139,7 +166,7 @@ export class AuditLog {
   }
 }
 
-const LIMITS = { actorId: 64, role: 64, action: 64, operation: 128, resource: 512, reason: 1024, ipAddress: 64, userAgent: 512, requestId: 64 };
+const LIMITS = { details: 8192, actorId: 64, role: 64, action: 64, operation: 128, resource: 512, reason: 1024, ipAddress: 64, userAgent: 512, requestId: 64 };
 
 /** Escapes control characters (aud-03) and bounds the length to the column size. */
 export function clean(value: string, max: number): string;
@@ -151,6 +178,12 @@ export function clean(value: string | null, max: number): string | null {
   if (escaped.length <= max) return escaped;
   // Cut before an escape sequence rather than through it.
   return `${escaped.slice(0, max - 1).replace(/\\u[0-9a-f]{0,3}$|\\$/, "")}…`;
+}
+
+/** JSON already escapes control characters; an oversized value is replaced, never cut into invalid JSON. */
+function detailsJson(details: Record<string, unknown>): string {
+  const json = JSON.stringify(details).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return json.length <= LIMITS.details ? json : JSON.stringify({ truncated: true, size: json.length });
 }
 
 function toRow(stream: string, sequence: number, r: AuditRecord): AuditEntryEntity {
@@ -170,6 +203,7 @@ function toRow(stream: string, sequence: number, r: AuditRecord): AuditEntryEnti
   row.ipAddress = clean(r.ipAddress, LIMITS.ipAddress);
   row.userAgent = clean(r.userAgent, LIMITS.userAgent);
   row.requestId = clean(r.requestId, LIMITS.requestId);
+  row.details = r.details ? detailsJson(r.details) : null;
   return row;
 }
 
@@ -178,6 +212,7 @@ export function canonicalEntry(e: AuditEntryEntity): string {
   return JSON.stringify([
     e.stream, e.sequence, e.timestamp.toISOString(), e.organizationId, e.actorId, e.actorKind, e.role,
     e.action, e.operation, e.resource, e.success, e.reason, e.ipAddress, e.userAgent, e.requestId,
+    ...(e.details == null ? [] : [e.details]),
   ]);
 }
 

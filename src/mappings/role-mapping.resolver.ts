@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { Database } from "../db/database";
 import type { RequestContext } from "../shared/context";
-import { auditTarget, managerFor, principalOf } from "../shared/resolver-context";
+import { auditTarget, changedFields, managerFor, principalOf } from "../shared/resolver-context";
 import type { OrganizationService } from "../organizations/organization.service";
 import { OrganizationType } from "../organizations/organization.type";
 import { toRoleType } from "../roles/access.resolver";
@@ -43,7 +43,7 @@ export class RoleMappingResolver {
   async createRoleMapping(@Arg("input") input: CreateRoleMappingInput, @Ctx() ctx: RequestContext): Promise<RoleMappingEntity> {
     const mapping = await this.mappings.create(managerFor(ctx, this.db), principalOf(ctx), input);
     await this.enforce(ctx, mapping.organizationId);
-    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`, { created: { idpGroup: mapping.idpGroup, roleKey: mapping.roleKey, priority: mapping.priority } });
     return mapping;
   }
 
@@ -54,9 +54,10 @@ export class RoleMappingResolver {
     @Arg("force", { defaultValue: false, description: FORCE }) force: boolean,
     @Ctx() ctx: RequestContext,
   ): Promise<RoleMappingEntity> {
+    const before = { ...(await this.mappings.get(managerFor(ctx, this.db), principalOf(ctx), id)) };
     const mapping = await this.mappings.update(managerFor(ctx, this.db), principalOf(ctx), id, input, force);
     await this.enforce(ctx, mapping.organizationId);
-    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`, { changed: changedFields(before, mapping, ["idpGroup", "roleKey", "priority"]) });
     return mapping;
   }
 
@@ -68,7 +69,7 @@ export class RoleMappingResolver {
   ): Promise<boolean> {
     const mapping = await this.mappings.delete(managerFor(ctx, this.db), principalOf(ctx), id, force);
     await this.enforce(ctx, mapping.organizationId);
-    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`);
+    auditTarget(ctx, mapping.organizationId, `roleMapping:${mapping.id}`, { deleted: { idpGroup: mapping.idpGroup, roleKey: mapping.roleKey, priority: mapping.priority } });
     return true;
   }
 

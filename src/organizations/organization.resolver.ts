@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Database } from "../db/database";
 import type { RequestContext } from "../shared/context";
 import { decodeCursor, pageSize, toConnection } from "../shared/pagination";
-import { auditTarget, managerFor, principalOf } from "../shared/resolver-context";
+import { auditTarget, changedFields, managerFor, principalOf } from "../shared/resolver-context";
 import type { RoleMappingService } from "../mappings/role-mapping.service";
 import { RoleMappingType } from "../mappings/role-mapping.type";
 import { toRoleType } from "../roles/access.resolver";
@@ -67,11 +67,14 @@ export class OrganizationResolver {
   ): Promise<OrganizationEntity> {
     const em = managerFor(ctx, this.db);
     const guard = input.defaultRoleKey !== undefined ? this.adminPathsFor(force) : undefined;
+    const before = { ...(await this.orgs.get(em, principalOf(ctx), id)), allowedDomains: await this.orgs.domainsOf(em, id) };
     const org = await this.orgs.update(em, principalOf(ctx), id, input, guard);
+    const after = { ...org, allowedDomains: await this.orgs.domainsOf(em, org.id) };
+    const changed = changedFields(before, after, ["slug", "name", "ssoEnabled", "enforceSso", "defaultRoleKey", "allowedRedirectUrls", "allowedDomains"]);
     if (input.defaultRoleKey !== undefined) {
       await this.sessions.endSessionsOf(em, await this.users.recomputeRoles(em, org), "role changed by a default-role change");
     }
-    auditTarget(ctx, org.id, `organization:${org.id}`);
+    auditTarget(ctx, org.id, `organization:${org.id}`, { changed });
     return org;
   }
 

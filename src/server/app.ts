@@ -17,6 +17,10 @@ import { buildShield } from "../authz/rules";
 import { AuditLog } from "../audit/audit-log";
 import { AuditQueryService } from "../audit/audit-query.service";
 import { AuditResolver } from "../audit/audit.resolver";
+import type { AuditModuleDeps } from "../audit/audit-module";
+import { createAlertsModule } from "../audit/alerts/alerts.module";
+import { createLogStreamModule } from "../audit/streams/log-stream.module";
+import { createRetentionModule } from "../audit/retention/retention.module";
 import type { Config } from "../config/config";
 import { createDataSource, parseDatabaseUrl } from "../db/data-source";
 import { Database } from "../db/database";
@@ -115,6 +119,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const ssoDeps: SsoModuleDeps = { db, logger, organizations, roles, users, login, secrets, publicUrl: config.publicUrl, env: config.env };
     const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps), createPasswordModule(ssoDeps)];
 
+    const auditDeps: AuditModuleDeps = { db, logger, audit, organizations, secrets, authentication, publicUrl: config.publicUrl, env: config.env };
+    const auditModules = [createAlertsModule(auditDeps), createLogStreamModule(auditDeps), createRetentionModule(auditDeps)];
+
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
       [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths, sessions)],
@@ -123,6 +130,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],
       ...ssoModules.flatMap((m) => m.resolvers),
+      ...auditModules.flatMap((m) => m.resolvers),
       [LoginOptionsResolver, new LoginOptionsResolver(db, ssoModules)],
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
@@ -185,6 +193,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     });
     registerTokenRoutes(fastify, sessions, signingKeys);
     for (const module of ssoModules) module.registerRoutes(fastify);
+    for (const module of auditModules) await module.registerRoutes?.(fastify, schema);
     fastify.get("/healthz", async () => ({ status: "ok" }));
     fastify.get("/readyz", async (_request, reply) => {
       const checks = await readiness(db);
@@ -194,6 +203,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
     });
 
+    for (const module of auditModules) module.start?.();
     let closing: Promise<void> | null = null;
     return {
       fastify,
@@ -207,6 +217,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
         (closing ??= (async () => {
           await fastify.close();
           await apollo.stop();
+          for (const module of auditModules) await module.stop?.();
           await audit.flush();
           await dataSource.destroy();
         })()),

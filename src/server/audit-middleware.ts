@@ -18,6 +18,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import type { IMiddlewareFunction } from "graphql-middleware";
 import type { Logger } from "pino";
 import { operationRule } from "../authz/operations";
+import type { AuditEntryEntity } from "../audit/audit-entry.entity";
 import type { AuditLog, AuditRecord } from "../audit/audit-log";
 import type { Database } from "../db/database";
 import type { RequestContext } from "../shared/context";
@@ -40,19 +41,23 @@ export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
   const mutation: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Mutation.${info.fieldName}`;
     try {
+      let written: AuditEntryEntity[] = [];
       const committed = await db.transaction(async (em) => {
         ctx.em = em;
         ctx.auditTarget = undefined;
         try {
           const result = await (resolve as Resolve)(root, args, ctx, info);
           if (isError(result)) throw result;
-          await durably(logger, audit, ctx, () => audit.appendInTransaction(em, recordsFor(ctx, operation, args, { result })));
+          await durably(logger, audit, ctx, async () => {
+            written = await audit.appendInTransaction(em, recordsFor(ctx, operation, args, { result }));
+          });
           return result;
         } finally {
           ctx.em = undefined;
         }
       });
       audit.markWritten();
+      audit.announce(written);
       return committed;
     } catch (error) {
       if (error instanceof AuditUnavailableError) throw error;
@@ -113,6 +118,7 @@ function baseRecord(ctx: RequestContext, operation: string, args: Record<string,
     action: requires.length > 0 ? requires.map((a) => a.toLowerCase()).join("+") : operation.startsWith("Mutation.") ? "mutation" : "query",
     operation,
     resource: target?.resource ?? resourceFromArgs(args),
+    details: target?.details ?? null,
     success: true,
     reason: null,
     ipAddress: ctx.ip,

@@ -9,6 +9,9 @@ import { UserResolver } from "../users/user.resolver";
 import { LoginOptionsResolver } from "../sso/login-options.resolver";
 import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
 import { PASSWORD_RESOLVERS } from "../sso/password/password.module";
+import { ALERT_RESOLVERS } from "../audit/alerts/alerts.module";
+import { LOG_STREAM_RESOLVERS } from "../audit/streams/log-stream.module";
+import { RETENTION_RESOLVERS } from "../audit/retention/retention.module";
 import { SAML_RESOLVERS } from "../sso/saml/saml.module";
 
 export const RESOLVERS = [
@@ -22,6 +25,9 @@ export const RESOLVERS = [
   ...SAML_RESOLVERS,
   ...OIDC_RESOLVERS,
   ...PASSWORD_RESOLVERS,
+  ...ALERT_RESOLVERS,
+  ...LOG_STREAM_RESOLVERS,
+  ...RETENTION_RESOLVERS,
 ] as [Function, ...Function[]];
 
 /** The type-graphql schema, without authorization or audit (those are applied in app.ts). */

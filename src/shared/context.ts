@@ -13,5 +13,5 @@ export interface RequestContext {
   /** The transaction of the running mutation: its writes and its audit entry commit together. */
   em?: EntityManager;
   /** Set by a mutation's resolver: the organization and resource it acted on, for its audit entry. */
-  auditTarget?: { organizationId: string | null; resource: string };
+  auditTarget?: { organizationId: string | null; resource: string; details?: Record<string, unknown> };
 }

@@ -16,6 +16,17 @@ export function principalOf(ctx: RequestContext): Principal {
 }
 
 /** Lets a mutation name what it acted on, for its audit entry (mutations run one at a time). */
-export function auditTarget(ctx: RequestContext, organizationId: string | null, resource: string): void {
-  ctx.auditTarget = { organizationId, resource };
+export function auditTarget(ctx: RequestContext, organizationId: string | null, resource: string, details?: Record<string, unknown>): void {
+  ctx.auditTarget = { organizationId, resource, details };
+}
+
+/** Before/after of the fields that changed, for the audit entry (never pass secrets). */
+export function changedFields<T extends object>(before: T, after: T, fields: readonly (keyof T)[]): Record<string, [unknown, unknown]> {
+  const changed: Record<string, [unknown, unknown]> = {};
+  for (const field of fields) {
+    const a = before[field] instanceof Date ? (before[field] as Date).toISOString() : before[field];
+    const b = after[field] instanceof Date ? (after[field] as Date).toISOString() : after[field];
+    if (JSON.stringify(a) !== JSON.stringify(b)) changed[String(field)] = [a ?? null, b ?? null];
+  }
+  return changed;
 }

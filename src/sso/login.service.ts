@@ -46,7 +46,7 @@ export class LoginService implements LoginCompletion {
   async complete(identity: LoginIdentity, request: LoginRequestContext, http: HttpMeta): Promise<{ redirectUrl: string }> {
     let org: OrganizationEntity | null = null;
     try {
-      return await this.db.transaction(async (em) => {
+      const { redirectUrl, written } = await this.db.transaction(async (em) => {
         org = await em.findOne(OrganizationEntity, { where: { id: identity.organizationId } });
         if (!org) throw new SsoError("SSO_LOGIN_FAILED", "Unknown organization");
         if (identity.protocol !== "password" && !org.ssoEnabled) {
@@ -75,7 +75,7 @@ export class LoginService implements LoginCompletion {
         if (existing?.disabledAt) throw new SsoError("SSO_LOGIN_FAILED", "This account is deactivated; ask an administrator");
         const user = await this.users.provision(em, existing, identity, grant);
         const code = await this.sessions.createCode(em, user, role.key, request);
-        await this.audit.appendInTransaction(em, [
+        const written = await this.audit.appendInTransaction(em, [
           {
             ...loginRecord(identity.protocol, http),
             organizationId: org.id,
@@ -89,8 +89,10 @@ export class LoginService implements LoginCompletion {
         const target = new URL(request.redirectUri);
         target.searchParams.set("code", code);
         if (request.clientState) target.searchParams.set("state", request.clientState);
-        return { redirectUrl: target.toString() };
+        return { redirectUrl: target.toString(), written };
       });
+      this.audit.announce(written);
+      return { redirectUrl };
     } catch (error) {
       const known = error instanceof AppError;
       if (known && error.code === "NO_ROLE_MAPPING") await this.revokeLostAccess(identity);

@@ -202,9 +202,9 @@ export class SessionService {
   }
 
   private async revokeFamilyForReuse(session: SessionEntity, http: HttpMeta, now: Date): Promise<void> {
-    await this.db.transaction(async (em) => {
+    const written = await this.db.transaction(async (em) => {
       await this.revoke(em, session.id, "refresh token reuse", now);
-      await this.audit.appendInTransaction(em, [
+      return this.audit.appendInTransaction(em, [
         {
           ...this.base(http, "Auth.refresh_token_reuse"),
           organizationId: session.organizationId,
@@ -217,6 +217,7 @@ export class SessionService {
         },
       ]);
     });
+    this.audit.announce(written);
   }
 
   private async tokensFor(em: EntityManager, session: SessionEntity, now: Date): Promise<TokenResponse> {
@@ -244,11 +245,13 @@ export class SessionService {
       noted = { ...noted, ...n };
     };
     try {
-      return await this.db.transaction(async (em) => {
+      const { result, written } = await this.db.transaction(async (em) => {
         const result = await work(em, note);
-        await this.audit.appendInTransaction(em, [{ ...this.base(http, operation), ...noted, success: true }]);
-        return result;
+        const written = await this.audit.appendInTransaction(em, [{ ...this.base(http, operation), ...noted, success: true }]);
+        return { result, written };
       });
+      this.audit.announce(written);
+      return result;
     } catch (error) {
       const reason = error instanceof OAuthError ? `${error.error}: ${error.description}` : "INTERNAL_SERVER_ERROR";
       await this.audit.record([{ ...this.base(http, operation), ...noted, success: false, reason }]);

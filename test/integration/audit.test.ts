@@ -28,6 +28,7 @@ interface AuditRow {
   ipAddress: string | null;
   userAgent: string | null;
   requestId: string;
+  details: string | null;
   previousHash: string;
   hash: string;
 }
@@ -62,6 +63,8 @@ function expectedHash(r: AuditRow): string {
   const canonical = JSON.stringify([
     r.stream, r.sequence, r.timestamp, r.organizationId, r.actorId, r.actorKind, r.role,
     r.action, r.operation, r.resource, r.success, r.reason, r.ipAddress, r.userAgent, r.requestId,
+    // structured details (before/after of a change) are hashed too when an entry has them
+    ...(r.details == null ? [] : [r.details]),
   ]);
   return createHash("sha256").update(r.previousHash).update("\n").update(canonical).digest("hex");
 }
