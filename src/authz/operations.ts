@@ -32,6 +32,9 @@ export const OPERATIONS = {
   "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.verifyAuditChain": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.loginOptions": { requires: [], scope: "PUBLIC" },
+  "Query.signingKeys": { requires: ["ADMIN"], scope: "PLATFORM" },
+  "Mutation.rotateSigningKey": { requires: ["ADMIN"], scope: "PLATFORM" },
+  "Mutation.retireSigningKey": { requires: ["ADMIN", "DELETE"], scope: "PLATFORM" },
   "Query.users": { requires: ["ADMIN"], scope: "ORGANIZATION" },
 
   "Mutation.createOrganization": { requires: ["ADMIN"], scope: "PLATFORM" },
@@ -87,6 +90,7 @@ export const READABLE_OBJECT_TYPES = [
   "OidcConnection",
   "SsoConnectionTest",
   "LoginOptions",
+  "SigningKey",
   "LoginOption",
   "User",
   "SamlConnection",

@@ -30,6 +30,7 @@ const schema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   REFRESH_TOKEN_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(86_400),
   SESSION_MAX_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(14 * 86_400),
+  SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(365).default(30),
   TOKEN_AUDIENCE: z.string().min(1).max(200).default("intercom-enterprise-rbac"),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   RBAC_ENCRYPTION_KEY: z
@@ -54,6 +55,8 @@ export interface Config {
   readonly refreshTokenIdleSeconds: number;
   readonly sessionMaxSeconds: number;
   readonly tokenAudience: string;
+  /** Our token-signing key is replaced at this age (0: only when an operator rotates it). */
+  readonly signingKeyRotationDays: number;
   /** Base URL browsers and IdPs reach this service at; defaults to http://localhost:<PORT>. */
   readonly publicUrl: string;
   /** 32-byte key for secrets at rest; when absent (never in production) a key file beside the data is used. */
@@ -91,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenIdleSeconds: e.REFRESH_TOKEN_IDLE_SECONDS,
     sessionMaxSeconds: e.SESSION_MAX_SECONDS,
     tokenAudience: e.TOKEN_AUDIENCE,
+    signingKeyRotationDays: e.SIGNING_KEY_ROTATION_DAYS,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     encryptionKey: e.RBAC_ENCRYPTION_KEY ? Buffer.from(e.RBAC_ENCRYPTION_KEY, "base64url") : undefined,
   });

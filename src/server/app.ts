@@ -46,6 +46,7 @@ import { AccessTokenAuthenticator } from "../tokens/access-token.authenticator";
 import { AccessTokens } from "../tokens/access-tokens";
 import { ApiKeyAuthenticator } from "../tokens/api-key.authenticator";
 import { SessionService } from "../tokens/session.service";
+import { SigningKeyResolver } from "../tokens/signing-key.resolver";
 import { SigningKeys } from "../tokens/signing-keys";
 import { registerTokenRoutes } from "../tokens/token.routes";
 import { UserResolver } from "../users/user.resolver";
@@ -97,7 +98,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const audit = new AuditLog(db);
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
     const secrets = new SecretBox(encryptionKey(config));
-    const signingKeys = new SigningKeys(db, secrets, (config.accessTokenTtlSeconds + CLOCK_TOLERANCE_SECONDS) * 1000);
+    const signingKeys = new SigningKeys(db, secrets, (config.accessTokenTtlSeconds + CLOCK_TOLERANCE_SECONDS) * 1000, config.signingKeyRotationDays * 86_400_000);
     await signingKeys.init();
     const accessTokens = new AccessTokens(signingKeys, {
       issuer: config.publicUrl,
@@ -126,6 +127,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [AccessResolver, new AccessResolver(db, roles, organizations)],
       [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths, sessions)],
       [RoleMappingResolver, new RoleMappingResolver(db, mappings, organizations, roles, users, sessions)],
+      [SigningKeyResolver, new SigningKeyResolver(signingKeys)],
       [UserResolver, new UserResolver(db, users, organizations, roles, sessions)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
       [AuditResolver, new AuditResolver(db, new AuditQueryService())],

@@ -5,6 +5,7 @@ import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
 import { OrganizationResolver } from "../organizations/organization.resolver";
 import { AccessResolver } from "../roles/access.resolver";
 import { ServiceAccountResolver } from "../service-accounts/service-account.resolver";
+import { SigningKeyResolver } from "../tokens/signing-key.resolver";
 import { UserResolver } from "../users/user.resolver";
 import { LoginOptionsResolver } from "../sso/login-options.resolver";
 import { OIDC_RESOLVERS } from "../sso/oidc/oidc.module";
@@ -21,6 +22,7 @@ export const RESOLVERS = [
   ServiceAccountResolver,
   AuditResolver,
   UserResolver,
+  SigningKeyResolver,
   LoginOptionsResolver,
   ...SAML_RESOLVERS,
   ...OIDC_RESOLVERS,

@@ -3,12 +3,14 @@
  *
  * Rules:
  * - ES256 only; kid = the key's JWK thumbprint; private keys are sealed at rest (SecretBox).
- * - Exactly one key signs: the newest one not rotated out. A rotated key keeps verifying for the
+ * - Exactly one key signs: the newest one not rotated out. It is replaced when it reaches the
+ *   configured age (SIGNING_KEY_ROTATION_DAYS) or when an operator rotates it; one instance does it. A rotated key keeps verifying for the
  *   overlap (the access-token lifetime plus skew), then it is retired and its tokens are refused.
  * - Keys live in the database, so every instance signs and verifies with the same set; an unknown
  *   kid reloads the set at most once per cooldown (a flood of bogus kids cannot hammer the database).
  */
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from "jose";
+import type { EntityManager } from "typeorm";
 import type { Database } from "../db/database";
 import type { SecretBox } from "../shared/secret-box";
 import { SigningKeyEntity } from "./session.entity";
@@ -34,11 +36,14 @@ export class SigningKeys {
   private keys = new Map<string, LoadedKey>();
   private signer: { kid: string; key: SignKey } | null = null;
   private lastReload = 0;
+  private scheduled: Promise<unknown> | null = null;
 
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox,
     private readonly overlapMs: number,
+    /** The signing key is replaced once it is this old (0: only by `rotate()`). */
+    private readonly rotateAfterMs = 0,
   ) {}
 
   /** Makes sure a signing key exists (one instance creates it) and loads the set. */
@@ -52,9 +57,17 @@ export class SigningKeys {
   }
 
   /** Starts signing with a new key; the previous one verifies until the overlap ends. */
-  async rotate(now = new Date()): Promise<string> {
+  /** `em`: the caller's transaction, when it holds one (a mutation); else a transaction of its own. */
+  async rotate(now = new Date(), onlyIfOlderThan?: Date, em?: EntityManager): Promise<string> {
     const fresh = await this.newKey(now);
-    await this.db.transaction(async (em) => {
+    const inTransaction = (work: (em: EntityManager) => Promise<string>) => (em ? work(em) : this.db.transaction(work));
+    const rotated = await inTransaction(async (em) => {
+      if (this.db.dialect === "postgres") await em.query("SELECT pg_advisory_xact_lock($1)", [KEY_LOCK_ID]);
+      if (onlyIfOlderThan) {
+        // Scheduled rotation: another instance may have done it already.
+        const current = await em.createQueryBuilder(SigningKeyEntity, "k").where("k.rotatedAt IS NULL").orderBy("k.createdAt", "DESC").getOne();
+        if (current && current.createdAt > onlyIfOlderThan) return current.kid;
+      }
       await em
         .createQueryBuilder()
         .update(SigningKeyEntity)
@@ -62,16 +75,26 @@ export class SigningKeys {
         .where("rotatedAt IS NULL")
         .execute();
       await em.insert(SigningKeyEntity, fresh);
+      return fresh.kid;
     });
     await this.reload();
-    return fresh.kid;
+    return rotated;
+  }
+
+  /** Every key, newest first (public facts only). */
+  async list(em: EntityManager = this.db.manager): Promise<Array<{ kid: string; algorithm: string; createdAt: Date; rotatedAt: Date | null; retiredAt: Date | null; active: boolean }>> {
+    const rows = await em.find(SigningKeyEntity, { order: { createdAt: "DESC" } });
+    return rows.map((r) => ({ kid: r.kid, algorithm: r.algorithm, createdAt: r.createdAt, rotatedAt: r.rotatedAt, retiredAt: r.retiredAt, active: !r.rotatedAt }));
   }
 
   /** Refuses a key's tokens from now on (compromise). Retiring the signing key rotates first. */
-  async retire(kid: string, now = new Date()): Promise<void> {
-    const row = await this.db.manager.findOne(SigningKeyEntity, { where: { kid } });
-    if (row && !row.rotatedAt) await this.rotate(now);
-    await this.db.transaction((em) => em.update(SigningKeyEntity, { kid }, { retiredAt: now, rotatedAt: now }));
+  async retire(kid: string, now = new Date(), em?: EntityManager): Promise<void> {
+    const manager = em ?? this.db.manager;
+    const row = await manager.findOne(SigningKeyEntity, { where: { kid } });
+    if (!row) return;
+    if (!row.rotatedAt) await this.rotate(now, undefined, em);
+    if (em) await em.update(SigningKeyEntity, { kid }, { retiredAt: now, rotatedAt: now });
+    else await this.db.transaction((tx) => tx.update(SigningKeyEntity, { kid }, { retiredAt: now, rotatedAt: now }));
     await this.reload();
   }
 
@@ -79,10 +102,19 @@ export class SigningKeys {
   async signingKey(): Promise<{ kid: string; key: SignKey }> {
     const active = await this.db.manager
       .createQueryBuilder(SigningKeyEntity, "k")
-      .select(["k.kid"])
+      .select(["k.kid", "k.createdAt"])
       .where("k.rotatedAt IS NULL")
       .orderBy("k.createdAt", "DESC")
       .getOne();
+    if (active && this.rotateAfterMs > 0 && Date.now() - active.createdAt.getTime() > this.rotateAfterMs) {
+      // Never awaited here: callers may hold a transaction (SQLite queues transactions), and the
+      // current key stays valid; the next signature uses the new one.
+      this.scheduled ??= this.rotate(new Date(), new Date(Date.now() - this.rotateAfterMs))
+        .catch(() => undefined)
+        .finally(() => {
+          this.scheduled = null;
+        });
+    }
     if (!this.signer || (active && active.kid !== this.signer.kid)) await this.reload();
     if (!this.signer) throw new Error("no active signing key");
     return this.signer;

@@ -63,6 +63,9 @@ const EXPECTED: Record<string, Row> = {
   "Query.users":                   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Query.verifyAuditChain":        [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
   "Query.loginOptions":            [ok,        ok,             ok,       ok,           ok,              ok,              ok],
+  "Query.signingKeys":             [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
+  "Mutation.rotateSigningKey":     [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
+  "Mutation.retireSigningKey":     [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
 
   "Mutation.createOrganization":   [UNAUTH,    UNAUTH,         ok,       NO_PLATFORM,  NO_PLATFORM,     NO_PLATFORM,     NO_PLATFORM],
   "Mutation.updateOrganization":   [UNAUTH,    UNAUTH,         ok,       ok,           NO_ADMIN,        NO_ADMIN,        NO_ADMIN],
@@ -206,6 +209,23 @@ const CALLS: Record<string, (c: CallContext) => Promise<Call>> = {
       query: `mutation($input: CreateServiceAccountInput!) { createServiceAccount(input: $input) { apiKey serviceAccount { id } } }`,
       variables: { input: { organizationId: org.id, name } },
       happened: async () => (await repo(server, ServiceAccountEntity).countBy({ organizationId: org.id, name })) === 1,
+    };
+  },
+  "Query.signingKeys": async () => ({ query: `{ signingKeys { kid active } }` }),
+  "Mutation.rotateSigningKey": async ({ server }) => {
+    const before = (await server.app.signingKeys.list()).find((k) => k.active)!.kid;
+    return {
+      query: `mutation { rotateSigningKey { kid active } }`,
+      happened: async () => (await server.app.signingKeys.list()).find((k) => k.active)!.kid !== before,
+    };
+  },
+  "Mutation.retireSigningKey": async ({ server }) => {
+    await server.app.signingKeys.rotate();
+    const old = (await server.app.signingKeys.list()).find((k) => !k.active && (!k.retiredAt || k.retiredAt > new Date()))!.kid;
+    return {
+      query: `mutation($kid: String!) { retireSigningKey(kid: $kid) { kid retiredAt } }`,
+      variables: { kid: old },
+      happened: async () => (await server.app.signingKeys.list()).find((k) => k.kid === old)!.retiredAt! <= new Date(),
     };
   },
   "Query.loginOptions": async () => ({ query: `{ loginOptions(email: "someone@example.com") { passwordAllowed message } }` }),
