@@ -51,6 +51,8 @@ export class AuditLog {
   private waiting: Waiting[] = [];
   private draining: Promise<void> | null = null;
   private readonly committedListeners: Array<(entries: AuditEntryEntity[]) => void> = [];
+  /** Observes each group commit (seconds), for metrics. */
+  onFlush: ((seconds: number) => void) | null = null;
   /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
   private failingSince: Date | null = null;
 
@@ -97,6 +99,11 @@ export class AuditLog {
     }
   }
 
+  /** Entries waiting for their group commit. */
+  get pending(): number {
+    return this.waiting.reduce((n, w) => n + w.records.length, 0);
+  }
+
   get health(): { ok: boolean; failingSince: Date | null } {
     return { ok: this.failingSince === null, failingSince: this.failingSince };
   }
@@ -119,7 +126,9 @@ export class AuditLog {
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, MAX_BATCH);
       try {
+        const started = performance.now();
         const written = await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
+        this.onFlush?.((performance.now() - started) / 1000);
         this.markWritten();
         this.announce(written);
         for (const w of batch) w.resolve();

@@ -32,6 +32,8 @@ const schema = z.object({
   SESSION_MAX_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(14 * 86_400),
   SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(365).default(30),
   TOKEN_AUDIENCE: z.string().min(1).max(200).default("intercom-enterprise-rbac"),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   RBAC_ENCRYPTION_KEY: z
     .string()
@@ -57,6 +59,9 @@ export interface Config {
   readonly tokenAudience: string;
   /** Our token-signing key is replaced at this age (0: only when an operator rotates it). */
   readonly signingKeyRotationDays: number;
+  /** GET /metrics on its own listener (no credential) when set; else on the main port for platform principals. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
   /** Base URL browsers and IdPs reach this service at; defaults to http://localhost:<PORT>. */
   readonly publicUrl: string;
   /** 32-byte key for secrets at rest; when absent (never in production) a key file beside the data is used. */
@@ -95,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxSeconds: e.SESSION_MAX_SECONDS,
     tokenAudience: e.TOKEN_AUDIENCE,
     signingKeyRotationDays: e.SIGNING_KEY_ROTATION_DAYS,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     encryptionKey: e.RBAC_ENCRYPTION_KEY ? Buffer.from(e.RBAC_ENCRYPTION_KEY, "base64url") : undefined,
   });

@@ -14,6 +14,8 @@ import { applyMiddleware } from "graphql-middleware";
 import pino, { type Logger } from "pino";
 import type { ContainerType } from "type-graphql";
 import { buildShield } from "../authz/rules";
+import { Metrics, type PoolStats } from "../metrics/metrics";
+import { serveMetrics } from "../metrics/metrics-server";
 import { AuditLog } from "../audit/audit-log";
 import { AuditQueryService } from "../audit/audit-query.service";
 import { AuditResolver } from "../audit/audit.resolver";
@@ -67,6 +69,8 @@ export interface App {
   readonly signingKeys: SigningKeys;
   readonly accessTokens: AccessTokens;
   readonly login: LoginService;
+  /** The separate metrics listener, when METRICS_PORT is set. */
+  readonly metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -137,7 +141,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
     // Audit is applied first, so it wraps shield and also records what shield denies.
-    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger), buildShield());
+    const metrics = new Metrics({ auditQueueDepth: () => audit.pending, pool: () => poolStats(db) });
+    audit.onFlush = (seconds) => metrics.observeAuditFlush(seconds);
+    audit.onCommitted((entries) => metrics.observeEntries(entries));
+    const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
+    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe), buildShield());
 
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
@@ -196,6 +204,16 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     registerTokenRoutes(fastify, sessions, signingKeys);
     for (const module of ssoModules) module.registerRoutes(fastify);
     for (const module of auditModules) await module.registerRoutes?.(fastify, schema);
+    const metricsServer = config.metricsPort !== undefined ? await serveMetrics(metrics, config.metricsHost, config.metricsPort) : null;
+    if (!metricsServer) {
+      // Without a metrics port of its own, /metrics is for platform principals (Prometheus sends the key as a bearer token).
+      fastify.get("/metrics", async (request, reply) => {
+        const { principal } = await authentication.fromAuthorizationHeader(request.headers.authorization);
+        if (!principal) return reply.code(401).send({ error: "UNAUTHENTICATED", message: "GET /metrics needs a platform API key (or set METRICS_PORT)" });
+        if (principal.kind !== "PLATFORM") return reply.code(403).send({ error: "FORBIDDEN", message: "Missing permission: platform" });
+        return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+      });
+    }
     fastify.get("/healthz", async () => ({ status: "ok" }));
     fastify.get("/readyz", async (_request, reply) => {
       const checks = await readiness(db);
@@ -215,9 +233,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       signingKeys,
       accessTokens,
       login,
+      metricsUrl: metricsServer?.url ?? null,
       close: () =>
         (closing ??= (async () => {
           await fastify.close();
+          await metricsServer?.close();
           await apollo.stop();
           for (const module of auditModules) await module.stop?.();
           await audit.flush();
@@ -245,6 +265,13 @@ async function migrate(db: Database): Promise<void> {
     await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => undefined);
     await lock.release();
   }
+}
+
+/** The PostgreSQL pool, for metrics (SQLite has one connection and no pool). */
+function poolStats(db: Database): PoolStats | null {
+  if (db.dialect !== "postgres") return null;
+  const pool = (db.dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+  return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : null;
 }
 
 function encryptionKey(config: Config): Buffer {

@@ -29,17 +29,27 @@ type Resolve = (root: unknown, args: Record<string, unknown>, ctx: RequestContex
 
 const DECISION_OPERATIONS = new Set(["Query.can", "Query.checkPermissions"]);
 
-export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
+/** Called once per root field with its duration (seconds, audit included) and whether it succeeded. */
+export type RootFieldObserver = (operation: string, seconds: number, ok: boolean) => void;
+
+export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger, observe: RootFieldObserver = () => {}) {
   const query: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Query.${info.fieldName}`;
+    const started = performance.now();
     const outcome = await settle(() => (resolve as Resolve)(root, args, ctx, info));
-    await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, outcome)));
+    try {
+      await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, outcome)));
+    } finally {
+      observe(operation, (performance.now() - started) / 1000, !("error" in outcome));
+    }
     if ("error" in outcome) throw outcome.error;
     return outcome.result;
   };
 
   const mutation: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Mutation.${info.fieldName}`;
+    const started = performance.now();
+    let ok = false;
     try {
       let written: AuditEntryEntity[] = [];
       const committed = await db.transaction(async (em) => {
@@ -58,11 +68,14 @@ export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger) {
       });
       audit.markWritten();
       audit.announce(written);
+      ok = true;
       return committed;
     } catch (error) {
       if (error instanceof AuditUnavailableError) throw error;
       await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, { error })));
       throw error;
+    } finally {
+      observe(operation, (performance.now() - started) / 1000, ok);
     }
   };
 
