@@ -38,6 +38,32 @@ async function createServiceAccountKey(ctx) {
   return data.createServiceAccount.apiKey;
 }
 
+// A person with a password account logs in the way a frontend does (password → one-time code →
+// POST /auth/token) and the scenario uses their access token (an ES256 JWT checked against the
+// session on every request).
+async function userAccessToken(ctx) {
+  const { post } = require('./lib/graphql');
+  const n = ++orgCounter;
+  const domain = `bench-${runTag}-${n}.example.com`;
+  const redirect = 'http://localhost:3000/callback';
+  const input = `{ slug: ${str(`bench-${runTag}-${n}`)}, name: ${str(`Bench org ${n}`)}, allowedDomains: [${str(domain)}], allowedRedirectUrls: [${str(redirect)}] }`;
+  const org = (await ctx.gql(`mutation { createOrganization(input: ${input}) { id } }`, null, ctx.bearer(ctx.platformKey))).createOrganization;
+  const email = `person@${domain}`;
+  const password = `Bench-${runTag}-correct-horse-battery`;
+  await ctx.gql(
+    `mutation { createPasswordUser(input: { organizationId: ${str(org.id)}, email: ${str(email)}, displayName: "Bench", roleKey: "developer", password: ${str(password)} }) { id } }`,
+    null,
+    ctx.bearer(ctx.platformKey),
+  );
+  const base = ctx.url.replace(/\/graphql$/, '');
+  const login = await post(`${base}/auth/password/login`, { email, password, redirect_uri: redirect });
+  if (login.status !== 200) throw new Error(`password login: HTTP ${login.status} ${login.text.slice(0, 200)}`);
+  const code = new URL(login.json.redirect_url).searchParams.get('code');
+  const tokens = await post(`${base}/auth/token`, { grant_type: 'authorization_code', code, redirect_uri: redirect });
+  if (tokens.status !== 200) throw new Error(`token exchange: HTTP ${tokens.status} ${tokens.text.slice(0, 200)}`);
+  return tokens.json.access_token;
+}
+
 const ACTIONS = ['READ', 'WRITE', 'DELETE', 'ADMIN'];
 const TEN_CHECKS = Array.from({ length: 10 }, (_, i) => `{ action: ${ACTIONS[i % 4]}, resource: "r${i}" }`).join(', ');
 
@@ -103,6 +129,14 @@ module.exports = [
     setup: async (ctx) => ({
       body: { query: 'query { can(action: WRITE, resource: "conversation:1") { allowed reason } }' },
       headers: ctx.bearer(await createServiceAccountKey(ctx)),
+    }),
+  },
+  {
+    name: 'can (user access token)',
+    server: 'service',
+    setup: async (ctx) => ({
+      body: { query: 'query { can(action: WRITE, resource: "conversation:1") { allowed reason } }' },
+      headers: ctx.bearer(await userAccessToken(ctx)),
     }),
   },
   {
