@@ -26,6 +26,25 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "INTERNAL_SERVER_ERROR";
 
+/** The HTTP status of each code, for the routes beside /graphql (one table for all of them). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
+  SSO_LOGIN_FAILED: 400,
+  SSO_CALLBACK_MISMATCH: 400,
+  UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
+  FORBIDDEN: 403,
+  SSO_DISABLED: 403,
+  SSO_REQUIRED: 403,
+  DOMAIN_NOT_ALLOWED: 403,
+  NO_ROLE_MAPPING: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  AUDIT_UNAVAILABLE: 503,
+};
+
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
   readonly detail?: string;

@@ -15,7 +15,7 @@
  * - The callback URL (authorization code, state) is not written to the request log.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { AppError } from "../../shared/errors";
+import { AppError, HTTP_STATUS } from "../../shared/errors";
 import type { HttpMeta } from "../login.types";
 import { TRANSACTION_TTL_MS } from "./oidc-transaction.service";
 import type { OidcLoginService } from "./oidc-login.service";
@@ -23,20 +23,6 @@ import type { OidcLoginService } from "./oidc-login.service";
 export const BROWSER_COOKIE = "rbac_oidc_browser";
 const COOKIE_PATH = "/auth/oidc";
 
-const STATUS: Partial<Record<string, number>> = {
-  BAD_USER_INPUT: 400,
-  SSO_LOGIN_FAILED: 400,
-  SSO_CALLBACK_MISMATCH: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  SSO_DISABLED: 403,
-  SSO_REQUIRED: 403,
-  DOMAIN_NOT_ALLOWED: 403,
-  NO_ROLE_MAPPING: 403,
-  NOT_FOUND: 404,
-  RATE_LIMITED: 429,
-  AUDIT_UNAVAILABLE: 503,
-};
 
 type Params = { connectionId: string };
 type LoginQuery = { redirect_uri?: unknown; code_challenge?: unknown; code_challenge_method?: unknown; state?: unknown };
@@ -84,7 +70,7 @@ function httpMeta(request: FastifyRequest): HttpMeta {
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof AppError) {
     if (error.detail) request.log.warn({ code: error.code, detail: error.detail }, error.message);
-    return reply.code(STATUS[error.code] ?? 400).send({ error: error.code, message: error.message });
+    return reply.code(HTTP_STATUS[error.code]).send({ error: error.code, message: error.message });
   }
   request.log.error({ err: error }, "OIDC route failed");
   return reply.code(500).send({ error: "INTERNAL_SERVER_ERROR", message: "Internal server error" });

@@ -16,24 +16,12 @@
  *   unexpected a generic 500. Never a stack trace.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { AppError } from "../../shared/errors";
+import { AppError, HTTP_STATUS, type ErrorCode } from "../../shared/errors";
 import { httpMeta } from "../../tokens/token.routes";
 import { InvalidCredentialsError, type PasswordLoginService } from "./password-login.service";
 
-const STATUS: Partial<Record<string, number>> = {
-  BAD_USER_INPUT: 400,
-  SSO_LOGIN_FAILED: 403,
-  SSO_CALLBACK_MISMATCH: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  SSO_DISABLED: 403,
-  SSO_REQUIRED: 403,
-  DOMAIN_NOT_ALLOWED: 403,
-  NO_ROLE_MAPPING: 403,
-  NOT_FOUND: 404,
-  RATE_LIMITED: 429,
-  AUDIT_UNAVAILABLE: 503,
-};
+/** A deactivated account (SSO_LOGIN_FAILED) is a refusal of the person, not of a malformed request. */
+const STATUS: Readonly<Record<ErrorCode, number>> = { ...HTTP_STATUS, SSO_LOGIN_FAILED: 403 };
 
 export function registerPasswordRoutes(fastify: FastifyInstance, login: PasswordLoginService): void {
   // Errors before the handler (body too large, broken JSON, unknown media type) are refused logins too.
@@ -79,7 +67,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
       reply.header("retry-after", String(ext.retryAfterSeconds));
       body.retry_after = ext.retryAfterSeconds;
     }
-    return reply.code(STATUS[error.code] ?? 400).send(body);
+    return reply.code(STATUS[error.code]).send(body);
   }
   request.log.error({ err: error }, "password login failed");
   return reply.code(500).send({ error: "INTERNAL_SERVER_ERROR", message: "Internal server error" });

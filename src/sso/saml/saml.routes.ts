@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Database } from "../../db/database";
 import type { OrganizationService } from "../../organizations/organization.service";
-import { AppError, BadUserInputError, NotFoundError, SsoError, type ErrorCode } from "../../shared/errors";
+import { AppError, BadUserInputError, HTTP_STATUS, NotFoundError, SsoError } from "../../shared/errors";
 import type { HttpMeta, LoginCompletion } from "../login.types";
 import type { ResolvedSamlConnection, SamlConnectionService } from "./saml-connection.service";
 import type { SamlConnectionEntity } from "./saml-connection.entity";
@@ -27,21 +27,6 @@ import { buildSpMetadata } from "./saml-metadata";
 import type { SamlRequestStore } from "./saml-request.store";
 import { SamlRefusal, type SamlResponseValidator } from "./saml-response.validator";
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  BAD_USER_INPUT: 400,
-  SSO_LOGIN_FAILED: 400,
-  SSO_CALLBACK_MISMATCH: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  SSO_DISABLED: 403,
-  SSO_REQUIRED: 403,
-  DOMAIN_NOT_ALLOWED: 403,
-  NO_ROLE_MAPPING: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  AUDIT_UNAVAILABLE: 503,
-};
 
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43,128}$/;
 // eslint-disable-next-line no-control-regex
@@ -196,7 +181,7 @@ function asAppError(error: unknown, logger: Logger, request: FastifyRequest): Ap
 }
 
 function send(reply: FastifyReply, error: AppError) {
-  const status = STATUS[error.code] ?? 500;
+  const status = HTTP_STATUS[error.code];
   return reply.code(status).header("cache-control", "no-store").send({ error: error.code, message: error.message });
 }
 
