@@ -10,6 +10,8 @@ import { INSTANT_COLUMN } from "../shared/dates";
 @Index("ix_audit_entry_organization_id", ["organizationId", "id"])
 @Index("ix_audit_entry_actor", ["actorId", "id"])
 @Index("ix_audit_entry_timestamp", ["timestamp"])
+/** Per-address counts (failed-login alerts, src/audit/alerts) and address filters. */
+@Index("ix_audit_entry_ip_address", ["ipAddress", "id"])
 export class AuditEntryEntity {
   @PrimaryGeneratedColumn({ type: "integer" })
   id!: number;

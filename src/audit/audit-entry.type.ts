@@ -120,4 +120,7 @@ export class AuditChainVerificationType {
 
   @Field(() => Int, { nullable: true, description: "The first sequence number that is missing, altered or out of place." })
   firstBrokenSequence!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Entries up to this sequence were purged by retention; the walk started after its signed checkpoint (null: no purge, it started at 1)." })
+  checkpointSequence!: number | null;
 }

@@ -4,7 +4,7 @@ import type { RequestContext } from "../shared/context";
 import { decodeCursor, pageSize, toConnection } from "../shared/pagination";
 import { principalOf } from "../shared/resolver-context";
 import { AuditChainVerificationType, AuditEntryConnection, AuditEntryFilter, AuditEntryType } from "./audit-entry.type";
-import { verifyChain } from "./audit-chain";
+import { verifyChain, type CheckpointSource } from "./audit-chain";
 import { PLATFORM_STREAM } from "./audit-log";
 import { assertOrganizationVisible } from "../shared/scope";
 import { ForbiddenError } from "../shared/errors";
@@ -15,6 +15,8 @@ export class AuditResolver {
   constructor(
     private readonly db: Database,
     private readonly queries: AuditQueryService,
+    /** Retention checkpoints (src/audit/retention/), so purged streams verify from their checkpoint. */
+    private readonly checkpoints?: CheckpointSource,
   ) {}
 
   @Query(() => AuditEntryConnection, { description: "Oldest first. Organization principals see their own organization's entries." })
@@ -37,6 +39,6 @@ export class AuditResolver {
     const principal = principalOf(ctx);
     if (organizationId == null && principal.kind !== "PLATFORM") throw new ForbiddenError(["platform"]);
     if (organizationId != null) assertOrganizationVisible(principal, organizationId);
-    return verifyChain(this.db.manager, organizationId ?? PLATFORM_STREAM);
+    return verifyChain(this.db.manager, organizationId ?? PLATFORM_STREAM, this.checkpoints);
   }
 }

@@ -3,6 +3,7 @@ import type { Action } from "../shared/principal";
 /**
  * Table 2 — every root GraphQL field → the actions it requires and its scope. The shield rules are
  * generated from this table (src/authz/rules.ts) and `operationPermissions` publishes it.
+ * `Http.*` rows are HTTP routes beside /graphql; they decide with the same decide().
  *
  * Scopes:
  * - PUBLIC         anyone, even without a credential
@@ -31,6 +32,11 @@ export const OPERATIONS = {
   "Query.serviceAccounts": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Query.auditEntries": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.verifyAuditChain": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.auditCheckpoints": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  /** Retention purge: operators only (it removes entries of every organization). */
+  "Mutation.purgeAuditEntries": { requires: ["ADMIN", "DELETE"], scope: "PLATFORM" },
+  /** GET /audit/export (an HTTP route, not a GraphQL field): auditors are viewers. */
+  "Http.auditExport": { requires: ["READ"], scope: "ORGANIZATION" },
   "Query.loginOptions": { requires: [], scope: "PUBLIC" },
   "Query.signingKeys": { requires: ["ADMIN"], scope: "PLATFORM" },
   "Mutation.rotateSigningKey": { requires: ["ADMIN"], scope: "PLATFORM" },
@@ -59,6 +65,23 @@ export const OPERATIONS = {
   "Mutation.deleteSamlConnection": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
   "Mutation.createPasswordUser": { requires: ["ADMIN"], scope: "ORGANIZATION" },
   "Mutation.setUserPassword": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  /** SIEM log streams (src/audit/streams): configuration and delivery log. */
+  "Query.logStreams": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.logStreamDeliveries": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.createLogStream": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.updateLogStream": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.rotateLogStreamSecret": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteLogStream": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  /** Suspicious-activity alerts (src/audit/alerts): auditors (viewers) read them, admins act on them. */
+  "Query.alerts": { requires: ["READ"], scope: "ORGANIZATION" },
+  "Mutation.acknowledgeAlert": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.alertRules": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.updateAlertRule": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Query.alertWebhooks": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.createAlertWebhook": { requires: ["ADMIN"], scope: "ORGANIZATION" },
+  "Mutation.deleteAlertWebhook": { requires: ["ADMIN", "DELETE"], scope: "ORGANIZATION" },
+  /** Over graphql-ws on /graphql; the WebSocket server decides with the same decide() (src/audit/alerts/alert-subscription.routes.ts). */
+  "Subscription.alertRaised": { requires: ["READ"], scope: "ORGANIZATION" },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -85,6 +108,7 @@ export const READABLE_OBJECT_TYPES = [
   "AuditEntry",
   "AuditEntryConnection",
   "AuditChainVerification",
+  "AuditCheckpoint",
   "AuditEntryEdge",
   "PageInfo",
   "OidcConnection",
@@ -95,4 +119,16 @@ export const READABLE_OBJECT_TYPES = [
   "User",
   "SamlConnection",
   "SamlCertificate",
+  "LogStream",
+  "LogStreamWithSecret",
+  "LogStreamDelivery",
+  "LogStreamDeliveryConnection",
+  "LogStreamDeliveryEdge",
+  "Alert",
+  "AlertConnection",
+  "AlertEdge",
+  "AlertRuleSetting",
+  "AlertWebhook",
+  "AlertDelivery",
+  "CreatedAlertWebhook",
 ] as const;

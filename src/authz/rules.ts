@@ -22,10 +22,14 @@ function ruleFor(operation: string, table: OperationRule) {
   );
 }
 
+/** Root types of the GraphQL schema; other rows of the table (`Http.*`) are HTTP routes. */
+const GRAPHQL_ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
+
 export function buildRuleTree(): IRules {
   const tree: Record<string, Record<string, unknown> | unknown> = {};
   for (const [operation, table] of Object.entries(OPERATIONS)) {
     const [type, field] = operation.split(".");
+    if (!GRAPHQL_ROOT_TYPES.has(type)) continue;
     const fields = (tree[type] ??= {}) as Record<string, unknown>;
     fields[field] = ruleFor(operation, table);
   }

@@ -31,6 +31,11 @@ const schema = z.object({
   REFRESH_TOKEN_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(86_400),
   SESSION_MAX_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(14 * 86_400),
   SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(365).default(30),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || (v >= 30 && v <= 36_500), "must be 0 (keep audit entries forever) or 30 to 36500 days")
+    .default(0),
   TOKEN_AUDIENCE: z.string().min(1).max(200).default("intercom-enterprise-rbac"),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
@@ -59,6 +64,8 @@ export interface Config {
   readonly tokenAudience: string;
   /** Our token-signing key is replaced at this age (0: only when an operator rotates it). */
   readonly signingKeyRotationDays: number;
+  /** Audit entries older than this are purged behind a signed checkpoint (0: kept forever). */
+  readonly auditRetentionDays: number;
   /** GET /metrics on its own listener (no credential) when set; else on the main port for platform principals. */
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
@@ -100,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxSeconds: e.SESSION_MAX_SECONDS,
     tokenAudience: e.TOKEN_AUDIENCE,
     signingKeyRotationDays: e.SIGNING_KEY_ROTATION_DAYS,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),

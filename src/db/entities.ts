@@ -10,6 +10,10 @@ import { OidcConnectionEntity } from "../sso/oidc/oidc-connection.entity";
 import { OidcTransactionEntity } from "../sso/oidc/oidc-transaction.entity";
 import { SamlConnectionEntity, SamlReplayEntity, SamlRequestEntity } from "../sso/saml/saml-connection.entity";
 import { PasswordCredentialEntity } from "../sso/password/password-credential.entity";
+import { LogStreamDeliveryEntity, LogStreamEntity } from "../audit/streams/log-stream.entity";
+import { AuditCheckpointEntity, AuditCheckpointKeyEntity } from "../audit/retention/audit-checkpoint.entity";
+import { AlertEntity, AlertRuleSettingEntity, ServiceKeyIpEntity } from "../audit/alerts/alert.entity";
+import { AlertDeliveryEntity, AlertWebhookEntity } from "../audit/alerts/alert-webhook.entity";
 
 export const ENTITIES = [
   RoleEntity,
@@ -31,4 +35,13 @@ export const ENTITIES = [
   SamlRequestEntity,
   SamlReplayEntity,
   PasswordCredentialEntity,
+  LogStreamEntity,
+  LogStreamDeliveryEntity,
+  AuditCheckpointEntity,
+  AuditCheckpointKeyEntity,
+  AlertEntity,
+  AlertRuleSettingEntity,
+  ServiceKeyIpEntity,
+  AlertWebhookEntity,
+  AlertDeliveryEntity,
 ];

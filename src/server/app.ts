@@ -16,6 +16,7 @@ import type { ContainerType } from "type-graphql";
 import { buildShield } from "../authz/rules";
 import { Metrics, type PoolStats } from "../metrics/metrics";
 import { serveMetrics } from "../metrics/metrics-server";
+import { registerAuditExportRoutes } from "../audit/audit-export.routes";
 import { AuditLog } from "../audit/audit-log";
 import { AuditQueryService } from "../audit/audit-query.service";
 import { AuditResolver } from "../audit/audit.resolver";
@@ -125,8 +126,10 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps), createPasswordModule(ssoDeps)];
 
     const auditDeps: AuditModuleDeps = { db, logger, audit, organizations, secrets, authentication, publicUrl: config.publicUrl, env: config.env };
-    const auditModules = [createAlertsModule(auditDeps), createLogStreamModule(auditDeps), createRetentionModule(auditDeps)];
+    const retention = createRetentionModule(auditDeps, { retentionDays: config.auditRetentionDays });
+    const auditModules = [createAlertsModule(auditDeps), createLogStreamModule(auditDeps), retention];
 
+    const auditQueries = new AuditQueryService();
     const resolvers = new Map<unknown, unknown>([
       [AccessResolver, new AccessResolver(db, roles, organizations)],
       [OrganizationResolver, new OrganizationResolver(db, organizations, roles, mappings, users, adminPaths, sessions)],
@@ -134,7 +137,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [SigningKeyResolver, new SigningKeyResolver(signingKeys)],
       [UserResolver, new UserResolver(db, users, organizations, roles, sessions)],
       [ServiceAccountResolver, new ServiceAccountResolver(db, serviceAccounts, organizations, roles)],
-      [AuditResolver, new AuditResolver(db, new AuditQueryService())],
+      [AuditResolver, new AuditResolver(db, auditQueries, retention.checkpoints)],
       ...ssoModules.flatMap((m) => m.resolvers),
       ...auditModules.flatMap((m) => m.resolvers),
       [LoginOptionsResolver, new LoginOptionsResolver(db, ssoModules)],
@@ -202,6 +205,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       return reply.code(500).send({ error: "INTERNAL_SERVER_ERROR", message: "Internal server error" });
     });
     registerTokenRoutes(fastify, sessions, signingKeys);
+    registerAuditExportRoutes(fastify, { db, audit, queries: auditQueries, authenticate: (header) => authentication.fromAuthorizationHeader(header) });
     for (const module of ssoModules) module.registerRoutes(fastify);
     for (const module of auditModules) await module.registerRoutes?.(fastify, schema);
     const metricsServer = config.metricsPort !== undefined ? await serveMetrics(metrics, config.metricsHost, config.metricsPort) : null;
@@ -253,7 +257,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
 /** Applies pending migrations; on PostgreSQL one instance at a time (advisory lock). */
 async function migrate(db: Database): Promise<void> {
   if (db.dialect !== "postgres") {
-    await db.dataSource.runMigrations({ transaction: "each" });
+    await db.runSqliteMigrations();
     return;
   }
   const lock = db.dataSource.createQueryRunner();

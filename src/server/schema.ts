@@ -38,5 +38,13 @@ export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchem
     resolvers: RESOLVERS,
     container,
     validate: { forbidUnknownValues: false },
+    // type-graphql requires a pubSub once a @Subscription exists. alertRaised brings its own
+    // subscribe() (the app's alert feed, from the context), so no topic is ever used here.
+    pubSub: {
+      publish: () => undefined,
+      subscribe: () => {
+        throw new Error("no pubSub topics: every subscription brings its own subscribe()");
+      },
+    },
   });
 }

@@ -43,6 +43,11 @@ const SEED_ROLES = {
 
 const ROOT_TYPES = ["Query", "Mutation", "Subscription"];
 
+/** The HTTP route of each `Http.*` row of the operation table, written by hand. */
+const HTTP_ROUTES: Record<string, readonly ["GET" | "POST", string]> = {
+  "Http.auditExport": ["GET", "/audit/export"],
+};
+
 function objectTypes(schema: GraphQLSchema): GraphQLObjectType[] {
   return Object.values(schema.getTypeMap())
     .filter(isObjectType)
@@ -108,7 +113,8 @@ describe("acl-06 deny by default: every field of the served schema has an explic
       const t = schema.getType(type);
       return isObjectType(t) && field in t.getFields();
     };
-    const staleRows = Object.keys(OPERATIONS).filter((op) => !fieldExists(op));
+    // `Http.*` rows are HTTP routes, checked against the served routes below.
+    const staleRows = Object.keys(OPERATIONS).filter((op) => !op.startsWith("Http.") && !fieldExists(op));
     const staleTypes = READABLE_OBJECT_TYPES.filter((type) => !isObjectType(schema.getType(type)) || ROOT_TYPES.includes(type));
     const staleRules = Object.entries(tree).flatMap(([type, node]) =>
       isRule(node) ? (isObjectType(schema.getType(type)) ? [] : [type]) : Object.keys(node).map((f) => `${type}.${f}`).filter((f) => !fieldExists(f)),
@@ -191,6 +197,13 @@ describe.each(DATABASES)("schema and migrations on $name", (kind) => {
   test("the migrations create exactly what the entities declare (no pending schema change)", async () => {
     const pending = await server.app.db.dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  test("acl-06 every Http row of the operation table names a route the service serves", () => {
+    const unrouted = Object.keys(OPERATIONS)
+      .filter((op) => op.startsWith("Http."))
+      .filter((op) => !(op in HTTP_ROUTES) || !server.app.fastify.hasRoute({ method: HTTP_ROUTES[op][0], url: HTTP_ROUTES[op][1] }));
+    expect(unrouted).toEqual([]);
   });
 
   test("no migration is left pending after start", async () => {
