@@ -212,9 +212,10 @@ describe.each(DATABASES)("log streams on $name", (kind) => {
       expect.objectContaining({ id, organizationId: org.id, url: siem.url, enabled: true, batchSize: 5, lastAcknowledgedSequence: head, pending: 0, lastError: null, failedAttempts: 0, nextAttemptAt: null }),
     ]);
     const log = ok(await server.gql<{ logStreamDeliveries: { edges: Array<{ node: any }> } }>(DELIVERIES, { id, first: 100 }, org.keys.admin));
-    const attempts = log.logStreamDeliveries.edges.map((e) => e.node).reverse();
+    // Our own queries above are audited too and stream on at once: compare the deliveries up to the head.
+    const attempts = log.logStreamDeliveries.edges.map((e) => e.node).reverse().filter((a) => a.lastSequence <= head);
     expect(attempts.map((a) => [a.deliveryId, a.attempt, a.ok, a.status, a.entryCount])).toEqual(
-      requests.map((r) => [r.payload.deliveryId, 1, true, 200, r.sequences.length]),
+      requests.filter((r) => r.payload.lastSequence <= head).map((r) => [r.payload.deliveryId, 1, true, 200, r.sequences.length]),
     );
   });
 
