@@ -345,7 +345,7 @@ describe.each(DATABASES)("log streams on $name", (kind) => {
       expect(verifySignature(secret, r.headers["x-rbac-signature"] as string, r.body)).toBe(false);
     }
 
-    const audit = await server.app.db.dataSource.query(`SELECT * FROM "audit_entry"`);
+    const audit = await server.app.db.dataSource.query(`SELECT * FROM "audit_entry" ORDER BY "id"`);
     const dump = JSON.stringify(audit);
     expect(dump).not.toContain(secret);
     expect(dump).not.toContain(newSecret);
