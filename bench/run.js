@@ -113,6 +113,7 @@ async function prepareServer(job, config) {
     LOG_LEVEL: config.serviceLogLevel, // the "listening" line is logged at info
     DATABASE_URL: databaseUrl,
     RBAC_BOOTSTRAP_API_KEY: platformKey,
+    ...job.scenario.env, // a scenario may configure the service (e.g. AUDIT_READS)
   };
   return { command: [process.execPath, SERVICE_MAIN], env, platformKey, cleanup };
 }

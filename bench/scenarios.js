@@ -132,6 +132,15 @@ module.exports = [
     }),
   },
   {
+    name: 'can (service-account key, AUDIT_READS=denials)',
+    server: 'service',
+    env: { AUDIT_READS: 'denials' },
+    setup: async (ctx) => ({
+      body: { query: 'query { can(action: WRITE, resource: "conversation:1") { allowed reason } }' },
+      headers: ctx.bearer(await createServiceAccountKey(ctx)),
+    }),
+  },
+  {
     name: 'can (user access token)',
     server: 'service',
     setup: async (ctx) => ({

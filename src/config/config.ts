@@ -37,6 +37,7 @@ const schema = z.object({
     .refine((v) => v === 0 || (v >= 30 && v <= 36_500), "must be 0 (keep audit entries forever) or 30 to 36500 days")
     .default(0),
   TOKEN_AUDIENCE: z.string().min(1).max(200).default("intercom-enterprise-rbac"),
+  AUDIT_READS: z.enum(["all", "denials"]).default("all"),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -68,6 +69,8 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** GET /metrics on its own listener (no credential) when set; else on the main port for platform principals. */
   readonly metricsPort: number | undefined;
+  /** "denials": successful reads and allowed decisions are not audited (denials and mutations always are). */
+  readonly auditReads: "all" | "denials";
   readonly metricsHost: string;
   /** Base URL browsers and IdPs reach this service at; defaults to http://localhost:<PORT>. */
   readonly publicUrl: string;
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingKeyRotationDays: e.SIGNING_KEY_ROTATION_DAYS,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metricsPort: e.METRICS_PORT,
+    auditReads: e.AUDIT_READS,
     metricsHost: e.METRICS_HOST,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     encryptionKey: e.RBAC_ENCRYPTION_KEY ? Buffer.from(e.RBAC_ENCRYPTION_KEY, "base64url") : undefined,

@@ -148,7 +148,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     audit.onFlush = (seconds) => metrics.observeAuditFlush(seconds);
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
-    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe), buildShield());
+    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" }), buildShield());
 
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,

@@ -7,7 +7,8 @@
  *   mutation fails (denied, bad input, conflict, error) that transaction rolls back and the failure
  *   is recorded on its own.
  * - Query: the answer leaves only after its entry is committed (group commit, see AuditLog).
- *   `can` / `checkPermissions` record one entry per decision.
+ *   `can` / `checkPermissions` record one entry per decision. An operator may turn off the entries
+ *   of successful reads and allowed decisions (AUDIT_READS=denials); denials never go unrecorded.
  * - If the entry cannot be written the caller gets AUDIT_UNAVAILABLE and nothing was done
  *   (fail closed): a mutation is rolled back, a decision is not given.
  * - An organization principal's entries land in its organization's stream; a platform principal's
@@ -32,13 +33,19 @@ const DECISION_OPERATIONS = new Set(["Query.can", "Query.checkPermissions"]);
 /** Called once per root field with its duration (seconds, audit included) and whether it succeeded. */
 export type RootFieldObserver = (operation: string, seconds: number, ok: boolean) => void;
 
-export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger, observe: RootFieldObserver = () => {}) {
+export interface AuditOptions {
+  /** false (AUDIT_READS=denials): successful queries and allowed decisions are not recorded; denials, errors and mutations always are. */
+  successfulReads: boolean;
+}
+
+export function auditMiddleware(db: Database, audit: AuditLog, logger: Logger, observe: RootFieldObserver = () => {}, options: AuditOptions = { successfulReads: true }) {
   const query: IMiddlewareFunction<unknown, RequestContext> = async (resolve, root, args, ctx, info) => {
     const operation = `Query.${info.fieldName}`;
     const started = performance.now();
     const outcome = await settle(() => (resolve as Resolve)(root, args, ctx, info));
     try {
-      await durably(logger, audit, ctx, () => audit.record(recordsFor(ctx, operation, args, outcome)));
+      const records = recordsFor(ctx, operation, args, outcome).filter((r) => options.successfulReads || !r.success);
+      if (records.length > 0) await durably(logger, audit, ctx, () => audit.record(records));
     } finally {
       observe(operation, (performance.now() - started) / 1000, !("error" in outcome));
     }
