@@ -152,6 +152,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
 
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
+      // Every request is already in the audit trail; access lines are logged at debug (errors always).
+      disableRequestLogging: true,
       trustProxy: config.trustProxy,
       requestIdHeader: false,
       genReqId: (req) => {
@@ -162,6 +164,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     });
     fastify.addHook("onRequest", async (request, reply) => {
       reply.header("x-request-id", request.id);
+    });
+    fastify.addHook("onResponse", async (request, reply) => {
+      const line = { method: request.method, url: request.url.split("?")[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+      if (reply.statusCode >= 500) request.log.error(line, "request failed");
+      else request.log.debug(line, "request completed");
     });
     // Form posts only reach routes that ask for them (the SAML ACS); /graphql keeps refusing them (CSRF).
     await fastify.register(fastifyFormbody, { bodyLimit: 512 * 1024 });
