@@ -132,8 +132,10 @@ export class SigningKeys {
       key = this.keys.get(kid);
     }
     if (!key) return null;
-    const row = await this.db.manager.findOne(SigningKeyEntity, { where: { kid }, select: { kid: true, retiredAt: true } });
-    if (!row || (row.retiredAt && row.retiredAt <= now)) return null;
+    const [row] = (await this.db.manager.query(`SELECT "retiredAt" FROM "signing_key" WHERE "kid" = ${this.db.dialect === "postgres" ? "$1" : "?"}`, [kid])) as Array<{
+      retiredAt: string | null;
+    }>;
+    if (!row || (row.retiredAt && row.retiredAt <= now.toISOString())) return null;
     return key.verifyKey;
   }
 
