@@ -115,7 +115,7 @@ async function prepareServer(job, config) {
     RBAC_BOOTSTRAP_API_KEY: platformKey,
     ...job.scenario.env, // a scenario may configure the service (e.g. AUDIT_READS)
   };
-  return { command: [process.execPath, SERVICE_MAIN], env, platformKey, cleanup };
+  return { command: [process.execPath, SERVICE_MAIN], env, platformKey, cleanup, databaseUrl };
 }
 
 // If the service logs a bootstrap key, prefer it over the one we configured.
@@ -156,6 +156,7 @@ async function runJob(job, round, config) {
       platformKey: platformKeyFrom(server, prepared.platformKey),
       bearer,
       gql: (query, variables, headers) => gql(server.url, query, variables, headers),
+      databaseUrl: prepared.databaseUrl,
     };
     const workload = await step('setup', () => job.scenario.setup(ctx));
     await step('check', () => verifyWorkload(server.url, workload));
