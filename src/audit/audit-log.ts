@@ -41,6 +41,24 @@ export interface AuditRecord {
   details?: Record<string, unknown> | null;
 }
 
+/** The start of an authentication event's entry (login, token, logout): a person, not yet known. */
+export function authenticationRecord(operation: string, action: string, http: { ip: string | null; userAgent: string | null; requestId: string }): AuditRecord {
+  return {
+    organizationId: null,
+    actorId: "anonymous",
+    actorKind: "USER",
+    role: null,
+    action,
+    operation,
+    resource: "*",
+    success: true,
+    reason: null,
+    ipAddress: http.ip,
+    userAgent: http.userAgent,
+    requestId: http.requestId,
+  };
+}
+
 interface Waiting {
   records: AuditRecord[];
   resolve: () => void;

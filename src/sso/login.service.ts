@@ -12,7 +12,7 @@
  * - Every login writes exactly one audit entry: success with the role's source, or the refusal
  *   with its reason. A refused login creates no user change, no code and no session.
  */
-import type { AuditLog, AuditRecord } from "../audit/audit-log";
+import { authenticationRecord, type AuditLog, type AuditRecord } from "../audit/audit-log";
 import type { Database } from "../db/database";
 import { OrganizationEntity } from "../organizations/organization.entity";
 import type { RoleService } from "../roles/role.service";
@@ -149,20 +149,7 @@ export class LoginService implements LoginCompletion {
 }
 
 function loginRecord(protocol: string, http: HttpMeta): AuditRecord {
-  return {
-    organizationId: null,
-    actorId: "anonymous",
-    actorKind: "USER",
-    role: null,
-    action: "login",
-    operation: `Auth.login.${protocol}`,
-    resource: "*",
-    success: true,
-    reason: null,
-    ipAddress: http.ip,
-    userAgent: http.userAgent,
-    requestId: http.requestId,
-  };
+  return authenticationRecord(`Auth.login.${protocol}`, "login", http);
 }
 
 /** Same origin and path (query and fragment ignored). */

@@ -14,7 +14,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import type { AuditLog, AuditRecord } from "../audit/audit-log";
+import { authenticationRecord, type AuditLog, type AuditRecord } from "../audit/audit-log";
 import type { Database } from "../db/database";
 import type { HttpMeta, LoginRequestContext } from "../sso/login.types";
 import { UserEntity } from "../users/user.entity";
@@ -295,19 +295,7 @@ export class SessionService {
   }
 
   private base(http: HttpMeta, operation: string): AuditRecord {
-    return {
-      organizationId: null,
-      actorId: "anonymous",
-      actorKind: "USER",
-      role: null,
-      action: "authenticate",
-      operation,
-      resource: "*",
-      success: true,
-      reason: null,
-      ipAddress: http.ip,
-      userAgent: http.userAgent,
-      requestId: http.requestId,
-    };
+    return authenticationRecord(operation, "authenticate", http);
   }
+
 }
