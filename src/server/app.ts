@@ -9,7 +9,7 @@ import fastifyFormbody from "@fastify/formbody";
 import { ApolloServer } from "@apollo/server";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { applyMiddleware } from "graphql-middleware";
 import pino, { type Logger } from "pino";
 import type { ContainerType } from "type-graphql";
@@ -153,7 +153,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
       // Every request is already in the audit trail; access lines are logged at debug (errors always).
-      disableRequestLogging: true,
+      logController: new LogController({ disableRequestLogging: true }),
       trustProxy: config.trustProxy,
       requestIdHeader: false,
       genReqId: (req) => {
