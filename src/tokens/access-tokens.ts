@@ -9,6 +9,9 @@
  * - A token whose only fault is being expired answers TOKEN_EXPIRED (clients refresh); every other
  *   fault is UNAUTHENTICATED.
  * - A retired key's tokens are refused; the previous key verifies during the rotation overlap.
+ * - A token that verified is remembered (bounded) until it expires, so repeated requests skip the
+ *   signature check; key retirement is still read on every request, and expiry still answers
+ *   TOKEN_EXPIRED.
  */
 import { randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
@@ -35,7 +38,12 @@ export interface AccessTokenSettings {
   clockToleranceSeconds: number;
 }
 
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class AccessTokens {
+  /** Tokens whose signature and claims verified, until they expire (bounded, oldest out first). */
+  private readonly verified = new Map<string, AccessTokenClaims>();
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly settings: AccessTokenSettings,
@@ -70,6 +78,9 @@ export class AccessTokens {
     if (typeof header.kid !== "string") throw refused("no key id");
     const key = await this.keys.verificationKey(header.kid, now);
     if (!key) throw refused("unknown or retired signing key");
+    // The same token verified before: only its expiry can have changed (retirement was checked above).
+    const cached = this.verified.get(token);
+    if (cached && cached.exp + this.settings.clockToleranceSeconds > now.getTime() / 1000) return cached;
 
     try {
       const { payload } = await jwtVerify(token, key, {
@@ -86,7 +97,10 @@ export class AccessTokens {
       for (const claim of ["sid", "org", "role"] as const) {
         if (typeof payload[claim] !== "string") throw refused(`claim ${claim} is invalid`);
       }
-      return payload as unknown as AccessTokenClaims;
+      const claims = payload as unknown as AccessTokenClaims;
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, claims);
+      return claims;
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (error instanceof errors.JWTExpired) {
