@@ -247,7 +247,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       metricsUrl: metricsServer?.url ?? null,
       close: () =>
         (closing ??= (async () => {
+          // Drain in-flight requests, but never wait forever on a client that stopped reading.
+          const grace = setTimeout(() => fastify.server.closeAllConnections(), Math.min(5000, config.shutdownTimeoutMs / 2));
+          grace.unref();
           await fastify.close();
+          clearTimeout(grace);
           await metricsServer?.close();
           await apollo.stop();
           for (const module of auditModules) await module.stop?.();
