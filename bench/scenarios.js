@@ -41,8 +41,7 @@ async function createServiceAccountKey(ctx) {
 // A person with a password account logs in the way a frontend does (password → one-time code →
 // POST /auth/token) and the scenario uses their access token (an ES256 JWT checked against the
 // session on every request).
-async function userAccessToken(ctx) {
-  const { post } = require('./lib/graphql');
+async function passwordUser(ctx) {
   const n = ++orgCounter;
   const domain = `bench-${runTag}-${n}.example.com`;
   const redirect = 'http://localhost:3000/callback';
@@ -55,13 +54,61 @@ async function userAccessToken(ctx) {
     null,
     ctx.bearer(ctx.platformKey),
   );
+  return { email, password, redirect };
+}
+
+/** Logs the person in the way a frontend does and returns { access_token, refresh_token }. */
+async function signIn(ctx, person) {
+  const { post } = require('./lib/graphql');
   const base = ctx.url.replace(/\/graphql$/, '');
-  const login = await post(`${base}/auth/password/login`, { email, password, redirect_uri: redirect });
+  const login = await post(`${base}/auth/password/login`, { email: person.email, password: person.password, redirect_uri: person.redirect });
   if (login.status !== 200) throw new Error(`password login: HTTP ${login.status} ${login.text.slice(0, 200)}`);
   const code = new URL(login.json.redirect_url).searchParams.get('code');
-  const tokens = await post(`${base}/auth/token`, { grant_type: 'authorization_code', code, redirect_uri: redirect });
+  const tokens = await post(`${base}/auth/token`, { grant_type: 'authorization_code', code, redirect_uri: person.redirect });
   if (tokens.status !== 200) throw new Error(`token exchange: HTTP ${tokens.status} ${tokens.text.slice(0, 200)}`);
-  return tokens.json.access_token;
+  return tokens.json;
+}
+
+async function userAccessToken(ctx) {
+  return (await signIn(ctx, await passwordUser(ctx))).access_token;
+}
+
+// Refresh-token families circulate through a shared pool: a request takes one token, its answer
+// puts the successor back (autocannon resets per-connection context after every request of a
+// one-request list, so the pool is the state).
+async function refreshRotationWorkload(ctx) {
+  const { post } = require('./lib/graphql');
+  const person = await passwordUser(ctx);
+  const pool = [];
+  for (let i = 0; i < 40; i++) pool.push((await signIn(ctx, person)).refresh_token);
+  const path = '/auth/token';
+  return {
+    requests: [
+      {
+        path,
+        setupRequest(req) {
+          const token = pool.shift();
+          if (!token) return null;
+          req.body = JSON.stringify({ grant_type: 'refresh_token', refresh_token: token });
+          return req;
+        },
+        onResponse(status, body) {
+          try {
+            const next = JSON.parse(body).refresh_token;
+            if (next) pool.push(next);
+          } catch {
+            // a failed rotation takes its family out of the pool (and counts as an error)
+          }
+        },
+      },
+    ],
+    unit: 'rotations',
+    verify: async () => {
+      const answer = await post(ctx.url.replace(/\/graphql$/, path), { grant_type: 'refresh_token', refresh_token: pool.shift() });
+      if (answer.status !== 200 || !answer.json?.refresh_token) throw new Error(`refresh: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
+      pool.push(answer.json.refresh_token);
+    },
+  };
 }
 
 // Writes `count` audit entries of one organization straight into the SQLite file, in one
@@ -181,6 +228,11 @@ module.exports = [
       body: { query: 'query { can(action: WRITE, resource: "conversation:1") { allowed reason } }' },
       headers: ctx.bearer(await userAccessToken(ctx)),
     }),
+  },
+  {
+    name: 'refresh-token rotation (POST /auth/token)',
+    server: 'service',
+    setup: refreshRotationWorkload,
   },
   {
     name: 'checkPermissions x10',
