@@ -143,11 +143,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [LoginOptionsResolver, new LoginOptionsResolver(db, ssoModules)],
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
-    // Audit is applied first, so it wraps shield and also records what shield denies.
     const metrics = new Metrics({ auditQueueDepth: () => audit.pending, pool: () => poolStats(db) });
     audit.onFlush = (seconds) => metrics.observeAuditFlush(seconds);
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
+    // Audit is applied first, so it wraps shield and also records what shield denies.
     const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" }), buildShield());
 
     const fastify = Fastify({
