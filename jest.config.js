@@ -23,6 +23,7 @@ module.exports = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join("|")})/)`],
   setupFiles: ["reflect-metadata"],
+  globalSetup: "<rootDir>/test/support/global-setup.js",
   testTimeout: 30000,
   // Integration suites start real servers and databases; two workers fit the 2-core machine.
   maxWorkers: 2,

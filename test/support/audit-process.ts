@@ -17,7 +17,7 @@ let built = false;
 
 /** What `npm start` builds before it runs the entry point; once per test file. */
 export function buildServiceOnce(): void {
-  if (built) return;
+  if (built || process.env.RBAC_DIST_BUILT) return; // built once for the whole run by test/support/global-setup.js
   try {
     execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "pipe" });
   } catch (error) {
