@@ -6,13 +6,14 @@
  * - Without it, a random `rbac_pk_` key is issued once and `npm start`'s entry prints it once.
  * - A bootstrap key shorter than 32 characters stops the start, listing every problem.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { ConfigError, loadConfig } from "../../src/config/config";
 import { PlatformKeyEntity } from "../../src/tokens/platform-key.entity";
+import { buildServiceOnce } from "../support/audit-process";
 import { DATABASES, type TestDatabase } from "../support/databases";
 import { startServer, type TestServer } from "../support/server";
 
@@ -34,22 +35,8 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-let built = false;
-
-/** What `npm start` builds before it runs the entry point (once per test file). */
-function buildOnce(): void {
-  if (built || process.env.RBAC_DIST_BUILT) return; // built once for the whole run by test/support/global-setup.js
-  try {
-    execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "pipe" });
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString("utf8") ?? "";
-    throw new Error(`npx tsc -p tsconfig.build.json failed:\n${output}`);
-  }
-  built = true;
-}
-
 function runMain(env: Record<string, string>): Running {
-  buildOnce();
+  buildServiceOnce();
   // A clean environment: nothing of the test runner's (e.g. a bootstrap key) leaks into the child.
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
