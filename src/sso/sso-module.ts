@@ -37,3 +37,12 @@ export interface SsoModule {
   registerRoutes(fastify: FastifyInstance): void;
   loginOptions?(organizationId: string): Promise<LoginOption[]>;
 }
+
+/** The host of an IdP URL, for a login button's label (the URL itself when it does not parse). */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}

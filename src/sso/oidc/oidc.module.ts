@@ -2,7 +2,7 @@
  * The OIDC relying party: connections over GraphQL, login routes over HTTP.
  * Wiring only; the rules live in the files it assembles.
  */
-import type { SsoModule, SsoModuleDeps } from "../sso-module";
+import { hostOf, type SsoModule, type SsoModuleDeps } from "../sso-module";
 import { OidcClientService } from "./oidc-client.service";
 import { OidcConnectionResolver } from "./oidc-connection.resolver";
 import { OidcConnectionService } from "./oidc-connection.service";
@@ -11,13 +11,6 @@ import { OidcTransactionService } from "./oidc-transaction.service";
 import { registerOidcRoutes } from "./oidc.routes";
 import { OidcConnectionEntity } from "./oidc-connection.entity";
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
 
 /** GraphQL resolver classes of the OIDC module (built into the schema by src/server/schema.ts). */
 export const OIDC_RESOLVERS: Function[] = [OidcConnectionResolver];

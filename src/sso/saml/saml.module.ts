@@ -1,4 +1,4 @@
-import type { SsoModule, SsoModuleDeps } from "../sso-module";
+import { hostOf, type SsoModule, type SsoModuleDeps } from "../sso-module";
 import { SamlConnectionResolver } from "./saml-connection.resolver";
 import { SamlConnectionService } from "./saml-connection.service";
 import { SamlRequestStore } from "./saml-request.store";
@@ -6,13 +6,6 @@ import { SamlResponseValidator } from "./saml-response.validator";
 import { registerSamlRoutes } from "./saml.routes";
 import { SamlConnectionEntity } from "./saml-connection.entity";
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
 
 /** GraphQL resolver classes of the SAML module (built into the schema by src/server/schema.ts). */
 export const SAML_RESOLVERS: Function[] = [SamlConnectionResolver];
