@@ -16,7 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import type { Database } from "../db/database";
+import type { Database, SqliteStatements } from "../db/database";
 import type { PrincipalKind } from "../shared/principal";
 import { AuditEntryEntity } from "./audit-entry.entity";
 
@@ -86,14 +86,21 @@ export class AuditLog {
   /** Returns the rows written; announce them once the transaction has committed. */
   async appendInTransaction(em: EntityManager, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
     const written: AuditEntryEntity[] = [];
-    const byStream = new Map<string, AuditRecord[]>();
-    for (const record of records) {
-      const stream = record.organizationId ?? PLATFORM_STREAM;
-      byStream.set(stream, [...(byStream.get(stream) ?? []), record]);
-    }
-    // A fixed lock order keeps concurrent PostgreSQL writers from deadlocking on stream heads.
-    for (const stream of [...byStream.keys()].sort()) {
-      written.push(...(await this.appendToStream(em, stream, byStream.get(stream)!)));
+    for (const [stream, entries] of byStream(records)) written.push(...(await this.appendToStream(em, stream, entries)));
+    return written;
+  }
+
+  /** The same append, synchronously on the raw SQLite connection (the group commit's fast path). */
+  private appendSqlite(sql: SqliteStatements, records: AuditRecord[]): AuditEntryEntity[] {
+    const written: AuditEntryEntity[] = [];
+    for (const [stream, entries] of byStream(records)) {
+      sql.run(sqliteParams(ENSURE_STREAM), [stream]);
+      const [head] = sql.all(sqliteParams(ADVANCE_STREAM), [entries.length, stream]);
+      const rows = chain(stream, Number(head.lastSequence), String(head.lastHash), entries);
+      const insert = this.insertStatement(rows);
+      sql.run(insert.sql, insert.values);
+      sql.run(sqliteParams(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
+      written.push(...rows);
     }
     return written;
   }
@@ -145,7 +152,11 @@ export class AuditLog {
       const batch = this.waiting.splice(0, MAX_BATCH);
       try {
         const started = performance.now();
-        const written = await this.db.transaction((em) => this.appendInTransaction(em, batch.flatMap((w) => w.records)));
+        const records = batch.flatMap((w) => w.records);
+        const written =
+          this.db.dialect === "sqlite"
+            ? await this.db.sqliteBatch((sql) => this.appendSqlite(sql, records))
+            : await this.db.transaction((em) => this.appendInTransaction(em, records));
         this.onFlush?.((performance.now() - started) / 1000);
         this.markWritten();
         this.announce(written);
@@ -160,33 +171,28 @@ export class AuditLog {
 
   private async appendToStream(em: EntityManager, stream: string, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
     // Plain parameterized SQL: this runs for every audited request, and TypeORM's query builder
-    // costs more than the statements themselves.
-    const p = this.placeholders();
-    await em.query(`INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES (${p(1)}, 0, '') ON CONFLICT ("stream") DO NOTHING`, [stream]);
-    const head = await this.advanceHead(em, stream, records.length);
-    let sequence = head.lastSequence - records.length;
-    let previousHash = head.lastHash;
-    const rows = records.map((record) => {
-      sequence += 1;
-      const row = toRow(stream, sequence, record);
-      row.previousHash = previousHash;
-      row.hash = entryHash(previousHash, row);
-      previousHash = row.hash;
-      return row;
-    });
+    // costs more than the statements themselves. The UPDATE … RETURNING locks the stream head, so
+    // concurrent PostgreSQL writers queue per stream instead of forking the chain.
+    const p = this.db.dialect === "sqlite" ? sqliteParams : (sql: string) => sql;
+    await em.query(p(ENSURE_STREAM), [stream]);
+    const result: unknown[] = await em.query(p(ADVANCE_STREAM), [records.length, stream]);
+    const head = (Array.isArray(result[0]) ? result[0][0] : result[0]) as { lastSequence: number; lastHash: string };
+    const rows = chain(stream, Number(head.lastSequence), head.lastHash, records);
+    const insert = this.insertStatement(rows);
+    await em.query(insert.sql, insert.values);
+    await em.query(p(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
+    return rows;
+  }
+
+  private insertStatement(rows: AuditEntryEntity[]): { sql: string; values: unknown[] } {
+    const postgres = this.db.dialect === "postgres";
     const values: unknown[] = [];
     const tuples = rows.map((row) => {
       const start = values.length;
       values.push(...ENTRY_COLUMNS.map((column) => this.toSql(row[column])));
-      return `(${ENTRY_COLUMNS.map((_, i) => p(start + i + 1)).join(", ")})`;
+      return `(${ENTRY_COLUMNS.map((_, i) => (postgres ? `$${start + i + 1}` : "?")).join(", ")})`;
     });
-    await em.query(`INSERT INTO "audit_entry" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values);
-    await em.query(`UPDATE "audit_stream" SET "lastHash" = ${p(1)} WHERE "stream" = ${p(2)}`, [previousHash, stream]);
-    return rows;
-  }
-
-  private placeholders(): (i: number) => string {
-    return this.db.dialect === "postgres" ? (i) => `$${i}` : () => "?";
+    return { sql: `INSERT INTO "audit_entry" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values };
   }
 
   private toSql(value: unknown): unknown {
@@ -194,16 +200,41 @@ export class AuditLog {
     if (typeof value === "boolean") return this.db.dialect === "postgres" ? value : value ? 1 : 0;
     return value ?? null;
   }
+}
 
-  private async advanceHead(em: EntityManager, stream: string, count: number): Promise<{ lastSequence: number; lastHash: string }> {
-    const p = this.db.dialect === "postgres" ? ["$1", "$2"] : ["?", "?"];
-    const rows: Array<{ lastSequence: number; lastHash: string }> = await em.query(
-      `UPDATE "audit_stream" SET "lastSequence" = "lastSequence" + ${p[0]} WHERE "stream" = ${p[1]} RETURNING "lastSequence", "lastHash"`,
-      [count, stream],
-    );
-    const head = Array.isArray(rows[0]) ? (rows[0] as unknown as typeof rows)[0] : rows[0];
-    return { lastSequence: Number(head.lastSequence), lastHash: head.lastHash };
+const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;
+const ADVANCE_STREAM = `UPDATE "audit_stream" SET "lastSequence" = "lastSequence" + $1 WHERE "stream" = $2 RETURNING "lastSequence", "lastHash"`;
+const SET_STREAM_HASH = `UPDATE "audit_stream" SET "lastHash" = $1 WHERE "stream" = $2`;
+
+/** `$1, $2` → `?, ?` (the statements above are written for PostgreSQL). */
+function sqliteParams(sql: string): string {
+  return sql.replace(/\$\d+/g, "?");
+}
+
+/** Records grouped by stream, streams in a fixed order (concurrent PostgreSQL writers lock heads in that order: no deadlock). */
+function byStream(records: AuditRecord[]): Array<[string, AuditRecord[]]> {
+  const streams = new Map<string, AuditRecord[]>();
+  for (const record of records) {
+    const stream = record.organizationId ?? PLATFORM_STREAM;
+    const list = streams.get(stream);
+    if (list) list.push(record);
+    else streams.set(stream, [record]);
   }
+  return [...streams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Rows for `records` following a stream head that has just been advanced to `lastSequence`. */
+function chain(stream: string, lastSequence: number, lastHash: string, records: AuditRecord[]): AuditEntryEntity[] {
+  let sequence = lastSequence - records.length;
+  let previousHash = lastHash;
+  return records.map((record) => {
+    sequence += 1;
+    const row = toRow(stream, sequence, record);
+    row.previousHash = previousHash;
+    row.hash = entryHash(previousHash, row);
+    previousHash = row.hash;
+    return row;
+  });
 }
 
 const ENTRY_COLUMNS = [

@@ -20,9 +20,26 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { Dialect } from "./data-source";
 
+/** Synchronous statements on the raw SQLite connection (better-sqlite3), prepared once per SQL text. */
+export interface SqliteStatements {
+  all(sql: string, params?: readonly unknown[]): Array<Record<string, unknown>>;
+  run(sql: string, params?: readonly unknown[]): void;
+}
+
+interface RawSqlite {
+  inTransaction: boolean;
+  exec(sql: string): unknown;
+  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+  pragma(sql: string, options: { simple: true }): unknown;
+}
+
+const MAX_PREPARED = 200;
+
 export class Database {
   readonly dialect: Dialect;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly commitCallbacks = new WeakMap<EntityManager, Array<() => void>>();
+  private readonly prepared = new Map<string, ReturnType<RawSqlite["prepare"]>>();
 
   constructor(readonly dataSource: DataSource) {
     this.dialect = dataSource.options.type === "postgres" ? "postgres" : "sqlite";
@@ -34,10 +51,82 @@ export class Database {
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (this.dialect === "postgres") return this.dataSource.transaction(work);
-    const run = this.queue.then(() => this.sqliteTransaction(work));
+    const callbacks: Array<() => void> = [];
+    const tracked = async (em: EntityManager): Promise<T> => {
+      this.commitCallbacks.set(em, callbacks);
+      try {
+        return await work(em);
+      } finally {
+        this.commitCallbacks.delete(em);
+      }
+    };
+    let run: Promise<T>;
+    if (this.dialect === "postgres") run = this.dataSource.transaction(tracked);
+    else {
+      run = this.queue.then(() => this.sqliteTransaction(tracked));
+      this.queue = run.catch(() => undefined);
+    }
+    return run.then((result) => {
+      for (const callback of callbacks) callback();
+      return result;
+    });
+  }
+
+  /**
+   * Runs `callback` once the transaction of `em` has committed (never if it rolls back). Outside a
+   * transaction (`em` is the plain manager) it runs at once. Used to invalidate in-memory caches
+   * only when the change is visible to every reader.
+   */
+  afterCommit(em: EntityManager, callback: () => void): void {
+    const list = this.commitCallbacks.get(em);
+    if (list) list.push(callback);
+    else callback();
+  }
+
+  /**
+   * SQLite only: `work` runs synchronously on the raw connection between BEGIN IMMEDIATE and COMMIT,
+   * queued like every other transaction. Nothing else can run in between, so this is the cheapest
+   * durable write there is (the audit group commit uses it); a throw rolls back.
+   */
+  sqliteBatch<T>(work: (sql: SqliteStatements) => T): Promise<T> {
+    if (this.dialect !== "sqlite") throw new Error("sqliteBatch is for SQLite only");
+    const run = this.queue.then(() => {
+      const connection = this.raw();
+      connection.exec("BEGIN IMMEDIATE TRANSACTION");
+      try {
+        const result = work(this.statements);
+        connection.exec("COMMIT");
+        return result;
+      } finally {
+        settleSqlite(this.dataSource);
+      }
+    });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** SQLite only: PRAGMA data_version, which changes when another connection (process) commits. */
+  sqliteDataVersion(): number {
+    return Number(this.raw().pragma("data_version", { simple: true }));
+  }
+
+  private readonly statements: SqliteStatements = {
+    all: (sql, params = []) => this.prepare(sql).all(...params) as Array<Record<string, unknown>>,
+    run: (sql, params = []) => void this.prepare(sql).run(...params),
+  };
+
+  private prepare(sql: string): ReturnType<RawSqlite["prepare"]> {
+    let statement = this.prepared.get(sql);
+    if (!statement) {
+      if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
+      statement = this.raw().prepare(sql);
+      this.prepared.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private raw(): RawSqlite {
+    return (this.dataSource.driver as unknown as { databaseConnection: RawSqlite }).databaseConnection;
   }
 
   private async sqliteTransaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {

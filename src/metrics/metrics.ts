@@ -23,8 +23,9 @@ export class Metrics {
   private readonly decisions: Counter<"action" | "allowed">;
   private readonly logins: Counter<"protocol" | "outcome">;
   private readonly auditFlushSeconds: Histogram;
+  private readonly cacheLookups: Counter<"cache" | "result">;
 
-  constructor(sources: { auditQueueDepth: () => number; pool: () => PoolStats | null }) {
+  constructor(sources: { auditQueueDepth: () => number; pool: () => PoolStats | null; changeFeedListening: () => boolean }) {
     collectDefaultMetrics({ register: this.registry, prefix: "rbac_process_" });
     this.requestSeconds = new Histogram({
       name: "rbac_graphql_root_field_seconds",
@@ -34,6 +35,20 @@ export class Metrics {
       registers: [this.registry],
     });
     this.decisions = new Counter({ name: "rbac_decisions_total", help: "can / checkPermissions decisions", labelNames: ["action", "allowed"], registers: [this.registry] });
+    this.cacheLookups = new Counter({
+      name: "rbac_cache_lookups_total",
+      help: "Lookups in the in-memory caches of the decision path (API keys, sessions), by result",
+      labelNames: ["cache", "result"],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "rbac_change_feed_listening",
+      help: "1 while cache invalidations from other instances are received (PostgreSQL LISTEN; always 1 on SQLite); at 0 the caches are bypassed",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedListening() ? 1 : 0);
+      },
+    });
     this.logins = new Counter({ name: "rbac_logins_total", help: "Logins by protocol and outcome", labelNames: ["protocol", "outcome"], registers: [this.registry] });
     this.auditFlushSeconds = new Histogram({
       name: "rbac_audit_flush_seconds",
@@ -66,6 +81,13 @@ export class Metrics {
 
   observeRootField(operation: string, seconds: number, ok: boolean): void {
     this.requestSeconds.observe({ operation, outcome: ok ? "ok" : "error" }, seconds);
+  }
+
+  /** A counter callback for one cache (hit = true). */
+  cacheObserver(cache: "api_keys" | "sessions"): (hit: boolean) => void {
+    const hits = this.cacheLookups.labels(cache, "hit");
+    const misses = this.cacheLookups.labels(cache, "miss");
+    return (hit) => (hit ? hits : misses).inc();
   }
 
   observeAuditFlush(seconds: number): void {

@@ -8,6 +8,7 @@
  * - SSO can only be enforced while it is enabled.
  * - Deleting an organization removes its mappings, domains and service accounts, never its audit entries.
  */
+import type { ChangeFeed } from "../db/change-feed";
 import { randomUUID } from "node:crypto";
 import { In, MoreThan, type EntityManager } from "typeorm";
 import { BadUserInputError, ConflictError, NotFoundError } from "../shared/errors";
@@ -34,7 +35,10 @@ export interface DefaultRoleGuard {
 }
 
 export class OrganizationService {
-  constructor(private readonly roles: RoleService) {}
+  constructor(
+    private readonly roles: RoleService,
+    private readonly changes: ChangeFeed,
+  ) {}
 
   async create(em: EntityManager, principal: Principal, input: OrganizationChanges & { slug: string; name: string }): Promise<OrganizationEntity> {
     const now = new Date();
@@ -80,6 +84,9 @@ export class OrganizationService {
   async delete(em: EntityManager, principal: Principal, id: string): Promise<void> {
     const org = await this.get(em, principal, id);
     await em.delete(OrganizationEntity, { id: org.id });
+    // Its people, sessions and service accounts go with it (ON DELETE CASCADE): no cache may keep them.
+    await this.changes.changed(em, "credentials");
+    await this.changes.changed(em, "sessions");
   }
 
   /** The organization if the principal may see it; NOT_FOUND otherwise (missing or foreign alike). */

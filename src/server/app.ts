@@ -26,6 +26,7 @@ import { createLogStreamModule } from "../audit/streams/log-stream.module";
 import { createRetentionModule } from "../audit/retention/retention.module";
 import type { Config } from "../config/config";
 import { createDataSource, parseDatabaseUrl } from "../db/data-source";
+import { ChangeFeed } from "../db/change-feed";
 import { Database } from "../db/database";
 import { AdminPathGuard } from "../mappings/admin-path.guard";
 import { RoleMappingResolver } from "../mappings/role-mapping.resolver";
@@ -90,17 +91,21 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
   const dataSource = createDataSource(config.databaseUrl, config.databasePoolSize);
   await dataSource.initialize();
+  let feed: ChangeFeed | null = null;
   try {
     const db = new Database(dataSource);
     await migrate(db);
+    const changes = (feed = new ChangeFeed(db, db.dialect === "postgres" ? config.databaseUrl : null, logger));
+    await changes.start();
 
     const roles = new RoleService();
     await roles.load(db);
-    const organizations = new OrganizationService(roles);
+    const organizations = new OrganizationService(roles, changes);
     const adminPaths = new AdminPathGuard(db, roles);
     const mappings = new RoleMappingService(roles, organizations, adminPaths);
-    const serviceAccounts = new ServiceAccountService(roles, organizations);
+    const serviceAccounts = new ServiceAccountService(roles, organizations, changes);
     const audit = new AuditLog(db);
+    const metrics = new Metrics({ auditQueueDepth: () => audit.pending, pool: () => poolStats(db), changeFeedListening: () => changes.listening });
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
     const secrets = new SecretBox(encryptionKey(config));
     const signingKeys = new SigningKeys(db, secrets, (config.accessTokenTtlSeconds + CLOCK_TOLERANCE_SECONDS) * 1000, config.signingKeyRotationDays * 86_400_000);
@@ -111,18 +116,21 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       ttlSeconds: config.accessTokenTtlSeconds,
       clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
     });
-    const sessions = new SessionService(db, audit, accessTokens, {
-      codeTtlSeconds: 60,
-      refreshIdleSeconds: config.refreshTokenIdleSeconds,
-      sessionMaxSeconds: config.sessionMaxSeconds,
-    });
-    const users = new UserService(mappings);
+    const sessions = new SessionService(
+      db,
+      audit,
+      accessTokens,
+      { codeTtlSeconds: 60, refreshIdleSeconds: config.refreshTokenIdleSeconds, sessionMaxSeconds: config.sessionMaxSeconds },
+      changes,
+      metrics.cacheObserver("sessions"),
+    );
+    const users = new UserService(mappings, changes);
     const authentication = new Authentication([
       new AccessTokenAuthenticator(accessTokens, sessions, roles),
-      new ApiKeyAuthenticator(db, roles, logger),
+      new ApiKeyAuthenticator(db, roles, logger, changes, metrics.cacheObserver("api_keys")),
     ]);
     const login = new LoginService(db, audit, roles, users, sessions);
-    const ssoDeps: SsoModuleDeps = { db, logger, organizations, roles, users, login, secrets, publicUrl: config.publicUrl, env: config.env };
+    const ssoDeps: SsoModuleDeps = { db, changes, logger, organizations, roles, users, login, secrets, publicUrl: config.publicUrl, env: config.env };
     const ssoModules = [createSamlModule(ssoDeps), createOidcModule(ssoDeps), createPasswordModule(ssoDeps)];
 
     const auditDeps: AuditModuleDeps = { db, logger, audit, organizations, secrets, authentication, publicUrl: config.publicUrl, env: config.env };
@@ -143,7 +151,6 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       [LoginOptionsResolver, new LoginOptionsResolver(db, ssoModules)],
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
-    const metrics = new Metrics({ auditQueueDepth: () => audit.pending, pool: () => poolStats(db) });
     audit.onFlush = (seconds) => metrics.observeAuditFlush(seconds);
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
@@ -256,10 +263,12 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
           await apollo.stop();
           for (const module of auditModules) await module.stop?.();
           await audit.flush();
+          await changes.stop();
           await dataSource.destroy();
         })()),
     };
   } catch (error) {
+    await feed?.stop();
     if (dataSource.isInitialized) await dataSource.destroy();
     throw error;
   }

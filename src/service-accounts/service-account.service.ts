@@ -4,11 +4,13 @@
  * Rules:
  * - The key is returned once, at creation; only its hash and display prefix are stored.
  * - The role may not hold a permission the caller lacks (acl-08).
- * - Revocation takes effect at the very next request (keys are looked up on every request).
+ * - Revocation takes effect at the very next request, on every instance (the change feed empties
+ *   every instance's key cache when it commits).
  * - Other organizations' accounts answer NOT_FOUND.
  */
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
+import type { ChangeFeed } from "../db/change-feed";
 import { NotFoundError } from "../shared/errors";
 import type { Principal } from "../shared/principal";
 import { canSeeOrganization } from "../shared/scope";
@@ -21,6 +23,7 @@ export class ServiceAccountService {
   constructor(
     private readonly roles: RoleService,
     private readonly organizations: OrganizationService,
+    private readonly changes: ChangeFeed,
   ) {}
 
   async create(em: EntityManager, principal: Principal, input: { organizationId: string; name: string; roleKey?: string | null }): Promise<{ account: ServiceAccountEntity; apiKey: string }> {
@@ -48,6 +51,7 @@ export class ServiceAccountService {
     if (!account.revokedAt) {
       account.revokedAt = new Date();
       await em.update(ServiceAccountEntity, { id: account.id }, { revokedAt: account.revokedAt });
+      await this.changes.changed(em, "credentials");
     }
     return account;
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { ChangeFeed } from "../db/change-feed";
 import type { Database } from "../db/database";
 import type { OrganizationService } from "../organizations/organization.service";
 import type { RoleService } from "../roles/role.service";
@@ -10,6 +11,8 @@ import type { LoginCompletion } from "./login.types";
 /** What src/server/app.ts hands each SSO protocol module. */
 export interface SsoModuleDeps {
   db: Database;
+  /** Writers that change sessions or credentials tell every instance's caches through it. */
+  changes: ChangeFeed;
   logger: Logger;
   organizations: OrganizationService;
   roles: RoleService;

@@ -12,6 +12,8 @@
  *   the session is checked on every request (tok-09).
  * - Failures answer OAuth error bodies (`invalid_grant` …) with no detail that helps guessing.
  */
+import type { ChangeFeed } from "../db/change-feed";
+import { VersionedCache, type CacheObserver } from "../shared/versioned-cache";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
 import { authenticationRecord, type AuditLog, type AuditRecord } from "../audit/audit-log";
@@ -37,6 +39,9 @@ export interface TokenResponse {
   refresh_token: string;
   scope?: string;
 }
+
+const ACTIVE_CACHE_MAX = 50_000;
+const ACTIVE_CACHE_MAX_AGE_MS = 60_000;
 
 export class OAuthError extends Error {
   constructor(
@@ -70,12 +75,18 @@ export interface ActiveSession {
 }
 
 export class SessionService {
+  private readonly active: VersionedCache<string, ActiveSessionRow>;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
     private readonly accessTokens: AccessTokens,
     private readonly settings: SessionSettings,
-  ) {}
+    private readonly changes: ChangeFeed,
+    observeCache?: CacheObserver,
+  ) {
+    this.active = new VersionedCache(changes, "sessions", { max: ACTIVE_CACHE_MAX, maxAgeMs: ACTIVE_CACHE_MAX_AGE_MS, observe: observeCache });
+  }
 
   /** Called inside the login transaction: a code the frontend exchanges at POST /auth/token. */
   async createCode(em: EntityManager, user: UserEntity, roleKey: string, request: LoginRequestContext, now = new Date()): Promise<string> {
@@ -189,18 +200,22 @@ export class SessionService {
   }
 
   /**
-   * The session behind an access token, if it may still act (checked on every request, so one
-   * plain indexed query: TypeORM's find would cost more than the lookup).
+   * The session behind an access token, if it may still act (checked on every request). Active
+   * sessions are cached; every change to sessions or people (on any instance) empties that cache
+   * through the change feed, so logout, deactivation and demotion still act at the next request.
    */
   async activeSession(sessionId: string, now = new Date()): Promise<ActiveSession | null> {
-    const p = this.db.dialect === "postgres" ? "$1" : "?";
-    const [row] = (await this.db.manager.query(
-      `SELECT s."id" AS "sessionId", s."roleKey" AS "sessionRole", s."expiresAt", s."revokedAt", ` +
-        `u."id" AS "userId", u."organizationId", u."roleKey" AS "userRole", u."disabledAt", u."displayName", u."email", u."subject", u."groups", u."roleMappingId" ` +
-        `FROM "session" s JOIN "app_user" u ON u."id" = s."userId" WHERE s."id" = ${p}`,
-      [sessionId],
-    )) as ActiveSessionRow[];
-    if (!row || row.revokedAt || row.expiresAt <= now.toISOString() || row.disabledAt || row.userRole !== row.sessionRole) return null;
+    const row = await this.active.get(sessionId, async () => {
+      const p = this.db.dialect === "postgres" ? "$1" : "?";
+      const [found] = (await this.db.manager.query(
+        `SELECT s."id" AS "sessionId", s."roleKey" AS "sessionRole", s."expiresAt", s."revokedAt", ` +
+          `u."id" AS "userId", u."organizationId", u."roleKey" AS "userRole", u."disabledAt", u."displayName", u."email", u."subject", u."groups", u."roleMappingId" ` +
+          `FROM "session" s JOIN "app_user" u ON u."id" = s."userId" WHERE s."id" = ${p}`,
+        [sessionId],
+      )) as ActiveSessionRow[];
+      return found && !found.revokedAt && !found.disabledAt && found.userRole === found.sessionRole ? found : null;
+    });
+    if (!row || row.expiresAt <= now.toISOString()) return null;
     const session = Object.assign(new SessionEntity(), { id: row.sessionId, userId: row.userId, organizationId: row.organizationId, roleKey: row.sessionRole });
     const user = Object.assign(new UserEntity(), {
       id: row.userId,
@@ -225,6 +240,7 @@ export class SessionService {
       .set({ revokedAt: now, revokedReason: reason })
       .where(`"userId" IN (:...userIds) AND "revokedAt" IS NULL`, { userIds })
       .execute();
+    await this.changes.changed(em, "sessions");
   }
 
   private async revoke(em: EntityManager, sessionId: string, reason: string, now: Date): Promise<void> {
@@ -234,6 +250,7 @@ export class SessionService {
       .set({ revokedAt: now, revokedReason: reason })
       .where(`"id" = :id AND "revokedAt" IS NULL`, { id: sessionId })
       .execute();
+    await this.changes.changed(em, "sessions");
   }
 
   private async revokeFamilyForReuse(session: SessionEntity, http: HttpMeta, now: Date): Promise<void> {

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { IsNull, type EntityManager } from "typeorm";
+import type { ChangeFeed } from "../db/change-feed";
 import { NotFoundError } from "../shared/errors";
 import type { Principal } from "../shared/principal";
 import { canSeeOrganization } from "../shared/scope";
@@ -31,7 +32,10 @@ export interface RoleGrant {
 }
 
 export class UserService {
-  constructor(private readonly mappings: RoleMappingService) {}
+  constructor(
+    private readonly mappings: RoleMappingService,
+    private readonly changes: ChangeFeed,
+  ) {}
 
   /** The role these groups give in the organization (precedence rule, then the default role). */
   async roleFor(em: EntityManager, org: OrganizationEntity, groups: readonly string[]): Promise<RoleGrant> {
@@ -58,6 +62,7 @@ export class UserService {
     user.lastLoginAt = now;
     user.updatedAt = now;
     await em.save(UserEntity, user);
+    if (existing) await this.changes.changed(em, "sessions"); // name, groups or role of live sessions
     return user;
   }
 
@@ -72,6 +77,7 @@ export class UserService {
       await em.update(UserEntity, { id: user.id }, { roleKey: grant.roleKey, roleMappingId: grant.roleMappingId, updatedAt: new Date() });
       changed.push(user.id);
     }
+    if (changed.length > 0) await this.changes.changed(em, "sessions");
     return changed;
   }
 
@@ -90,6 +96,7 @@ export class UserService {
     if (!user.disabledAt) {
       user.disabledAt = now;
       await em.update(UserEntity, { id: user.id }, { disabledAt: now, updatedAt: now });
+      await this.changes.changed(em, "sessions");
     }
     return user;
   }

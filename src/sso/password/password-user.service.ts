@@ -13,6 +13,7 @@
  * - Setting a new password ends the account's sessions and lifts a lockout.
  * - Other organizations' users and organizations answer NOT_FOUND.
  */
+import type { ChangeFeed } from "../../db/change-feed";
 import { randomUUID } from "node:crypto";
 import { IsNull, type EntityManager } from "typeorm";
 import type { OrganizationService } from "../../organizations/organization.service";
@@ -43,6 +44,7 @@ export class PasswordUserService {
     private readonly roles: RoleService,
     private readonly users: UserService,
     private readonly unlock: AccountUnlock,
+    private readonly changes: ChangeFeed,
   ) {}
 
   async create(em: EntityManager, principal: Principal, input: CreatePasswordUser, now = new Date()): Promise<UserEntity> {
@@ -108,6 +110,7 @@ export class PasswordUserService {
     const passwordHash = await hashPassword(password);
     await em.update(PasswordCredentialEntity, { userId: user.id }, { passwordHash, updatedAt: now });
     await em.update(SessionEntity, { userId: user.id, revokedAt: IsNull() }, { revokedAt: now, revokedReason: "password changed by an administrator" });
+    await this.changes.changed(em, "sessions");
     await this.unlock(em, user.email ?? user.subject);
     return user;
   }

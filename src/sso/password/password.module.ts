@@ -14,7 +14,7 @@ export const PASSWORD_RESOLVERS: Function[] = [PasswordUserResolver];
 
 export function createPasswordModule(deps: SsoModuleDeps): SsoModule {
   const limiter = new PasswordLoginLimiter(deps.db);
-  const accounts = new PasswordUserService(deps.organizations, deps.roles, deps.users, (em, email) => limiter.unlockAccount(em, email));
+  const accounts = new PasswordUserService(deps.organizations, deps.roles, deps.users, (em, email) => limiter.unlockAccount(em, email), deps.changes);
   const login = new PasswordLoginService(deps.db, deps.login, limiter, deps.publicUrl);
   return {
     resolvers: [[PasswordUserResolver, new PasswordUserResolver(deps.db, accounts)]],
