@@ -16,9 +16,11 @@
  */
 import { createHash } from "node:crypto";
 import type { EntityManager } from "typeorm";
+import type { Dialect } from "../db/data-source";
 import type { Database, SqliteStatements } from "../db/database";
 import type { PrincipalKind } from "../shared/principal";
 import { AuditEntryEntity } from "./audit-entry.entity";
+import type { SqliteAuditWriter } from "./sqlite-audit-writer";
 
 export const PLATFORM_STREAM = "platform";
 const MAX_BATCH = 500;
@@ -74,7 +76,11 @@ export class AuditLog {
   /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
   private failingSince: Date | null = null;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** SQLite: the writer thread of group commits (null: they run on the main connection). */
+    private readonly sqliteWriter: SqliteAuditWriter | null = null,
+  ) {}
 
   /** Durable once the promise resolves; concurrent calls share one commit. */
   record(records: AuditRecord[]): Promise<void> {
@@ -87,21 +93,6 @@ export class AuditLog {
   async appendInTransaction(em: EntityManager, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
     const written: AuditEntryEntity[] = [];
     for (const [stream, entries] of byStream(records)) written.push(...(await this.appendToStream(em, stream, entries)));
-    return written;
-  }
-
-  /** The same append, synchronously on the raw SQLite connection (the group commit's fast path). */
-  private appendSqlite(sql: SqliteStatements, records: AuditRecord[]): AuditEntryEntity[] {
-    const written: AuditEntryEntity[] = [];
-    for (const [stream, entries] of byStream(records)) {
-      sql.run(sqliteParams(ENSURE_STREAM), [stream]);
-      const [head] = sql.all(sqliteParams(ADVANCE_STREAM), [entries.length, stream]);
-      const rows = chain(stream, Number(head.lastSequence), String(head.lastHash), entries);
-      const insert = this.insertStatement(rows);
-      sql.run(insert.sql, insert.values);
-      sql.run(sqliteParams(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
-      written.push(...rows);
-    }
     return written;
   }
 
@@ -155,7 +146,7 @@ export class AuditLog {
         const records = batch.flatMap((w) => w.records);
         const written =
           this.db.dialect === "sqlite"
-            ? await this.db.sqliteBatch((sql) => this.appendSqlite(sql, records))
+            ? await (this.sqliteWriter?.append(records) ?? this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
             : await this.db.transaction((em) => this.appendInTransaction(em, records));
         this.onFlush?.((performance.now() - started) / 1000);
         this.markWritten();
@@ -178,33 +169,52 @@ export class AuditLog {
     const result: unknown[] = await em.query(p(ADVANCE_STREAM), [records.length, stream]);
     const head = (Array.isArray(result[0]) ? result[0][0] : result[0]) as { lastSequence: number; lastHash: string };
     const rows = chain(stream, Number(head.lastSequence), head.lastHash, records);
-    const insert = this.insertStatement(rows);
+    const insert = insertStatement(rows, this.db.dialect);
     await em.query(insert.sql, insert.values);
     await em.query(p(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
     return rows;
   }
 
-  private insertStatement(rows: AuditEntryEntity[]): { sql: string; values: unknown[] } {
-    const postgres = this.db.dialect === "postgres";
-    const values: unknown[] = [];
-    const tuples = rows.map((row) => {
-      const start = values.length;
-      values.push(...ENTRY_COLUMNS.map((column) => this.toSql(row[column])));
-      return `(${ENTRY_COLUMNS.map((_, i) => (postgres ? `$${start + i + 1}` : "?")).join(", ")})`;
-    });
-    return { sql: `INSERT INTO "audit_entry" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values };
-  }
-
-  private toSql(value: unknown): unknown {
-    if (value instanceof Date) return value.toISOString();
-    if (typeof value === "boolean") return this.db.dialect === "postgres" ? value : value ? 1 : 0;
-    return value ?? null;
-  }
 }
 
 const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;
 const ADVANCE_STREAM = `UPDATE "audit_stream" SET "lastSequence" = "lastSequence" + $1 WHERE "stream" = $2 RETURNING "lastSequence", "lastHash"`;
 const SET_STREAM_HASH = `UPDATE "audit_stream" SET "lastHash" = $1 WHERE "stream" = $2`;
+
+/**
+ * The append of a group commit on SQLite, synchronously on a raw connection whose transaction the
+ * caller holds (BEGIN IMMEDIATE … COMMIT): the audit writer thread's, or the main connection's.
+ */
+export function appendSqlite(sql: SqliteStatements, records: AuditRecord[]): AuditEntryEntity[] {
+  const written: AuditEntryEntity[] = [];
+  for (const [stream, entries] of byStream(records)) {
+    sql.run(sqliteParams(ENSURE_STREAM), [stream]);
+    const [head] = sql.all(sqliteParams(ADVANCE_STREAM), [entries.length, stream]);
+    const rows = chain(stream, Number(head.lastSequence), String(head.lastHash), entries);
+    const insert = insertStatement(rows, "sqlite");
+    sql.run(insert.sql, insert.values);
+    sql.run(sqliteParams(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
+    written.push(...rows);
+  }
+  return written;
+}
+
+function insertStatement(rows: AuditEntryEntity[], dialect: Dialect): { sql: string; values: unknown[] } {
+  const postgres = dialect === "postgres";
+  const values: unknown[] = [];
+  const tuples = rows.map((row) => {
+    const start = values.length;
+    values.push(...ENTRY_COLUMNS.map((column) => toSql(row[column], dialect)));
+    return `(${ENTRY_COLUMNS.map((_, i) => (postgres ? `$${start + i + 1}` : "?")).join(", ")})`;
+  });
+  return { sql: `INSERT INTO "audit_entry" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values };
+}
+
+function toSql(value: unknown, dialect: Dialect): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "boolean") return dialect === "postgres" ? value : value ? 1 : 0;
+  return value ?? null;
+}
 
 /** `$1, $2` → `?, ?` (the statements above are written for PostgreSQL). */
 function sqliteParams(sql: string): string {

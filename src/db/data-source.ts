@@ -42,12 +42,7 @@ export function dataSourceOptions(target: DatabaseTarget, poolSize = 10): DataSo
       migrationsRun: false,
       synchronize: false,
       timeout: 5000,
-      prepareDatabase: (db: { pragma(sql: string): unknown }) => {
-        db.pragma("journal_mode = WAL");
-        db.pragma("synchronous = FULL");
-        db.pragma("busy_timeout = 5000");
-        db.pragma("foreign_keys = ON");
-      },
+      prepareDatabase: applySqlitePragmas,
     };
   }
   return {
@@ -60,6 +55,14 @@ export function dataSourceOptions(target: DatabaseTarget, poolSize = 10): DataSo
     poolSize,
     extra: { connectionTimeoutMillis: 5000 },
   };
+}
+
+/** Every SQLite connection of the service (TypeORM's and the audit writer thread's) runs with these. */
+export function applySqlitePragmas(db: { pragma(sql: string): unknown }): void {
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
 }
 
 export function createDataSource(url: string, poolSize?: number): DataSource {

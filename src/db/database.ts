@@ -26,7 +26,7 @@ export interface SqliteStatements {
   run(sql: string, params?: readonly unknown[]): void;
 }
 
-interface RawSqlite {
+export interface RawSqlite {
   inTransaction: boolean;
   exec(sql: string): unknown;
   prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
@@ -35,11 +35,28 @@ interface RawSqlite {
 
 const MAX_PREPARED = 200;
 
+/** Statements on a raw better-sqlite3 connection, each SQL text prepared once. */
+export function preparedStatements(connection: () => RawSqlite): SqliteStatements {
+  const prepared = new Map<string, ReturnType<RawSqlite["prepare"]>>();
+  const prepare = (sql: string) => {
+    let statement = prepared.get(sql);
+    if (!statement) {
+      if (prepared.size >= MAX_PREPARED) prepared.clear();
+      statement = connection().prepare(sql);
+      prepared.set(sql, statement);
+    }
+    return statement;
+  };
+  return {
+    all: (sql, params = []) => prepare(sql).all(...params) as Array<Record<string, unknown>>,
+    run: (sql, params = []) => void prepare(sql).run(...params),
+  };
+}
+
 export class Database {
   readonly dialect: Dialect;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly commitCallbacks = new WeakMap<EntityManager, Array<() => void>>();
-  private readonly prepared = new Map<string, ReturnType<RawSqlite["prepare"]>>();
 
   constructor(readonly dataSource: DataSource) {
     this.dialect = dataSource.options.type === "postgres" ? "postgres" : "sqlite";
@@ -110,19 +127,12 @@ export class Database {
     return Number(this.raw().pragma("data_version", { simple: true }));
   }
 
-  private readonly statements: SqliteStatements = {
-    all: (sql, params = []) => this.prepare(sql).all(...params) as Array<Record<string, unknown>>,
-    run: (sql, params = []) => void this.prepare(sql).run(...params),
-  };
+  private readonly statements = preparedStatements(() => this.raw());
 
-  private prepare(sql: string): ReturnType<RawSqlite["prepare"]> {
-    let statement = this.prepared.get(sql);
-    if (!statement) {
-      if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
-      statement = this.raw().prepare(sql);
-      this.prepared.set(sql, statement);
-    }
-    return statement;
+  /** SQLite only: the database file ("" for an in-memory database). */
+  get sqliteFile(): string {
+    const file = String(this.dataSource.options.database ?? "");
+    return file === ":memory:" ? "" : file;
   }
 
   private raw(): RawSqlite {

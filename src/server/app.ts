@@ -18,6 +18,7 @@ import { Metrics, type PoolStats } from "../metrics/metrics";
 import { serveMetrics } from "../metrics/metrics-server";
 import { registerAuditExportRoutes } from "../audit/audit-export.routes";
 import { AuditLog } from "../audit/audit-log";
+import { SqliteAuditWriter } from "../audit/sqlite-audit-writer";
 import { AuditQueryService } from "../audit/audit-query.service";
 import { AuditResolver } from "../audit/audit.resolver";
 import type { AuditModuleDeps } from "../audit/audit-module";
@@ -104,7 +105,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const adminPaths = new AdminPathGuard(db, roles);
     const mappings = new RoleMappingService(roles, organizations, adminPaths);
     const serviceAccounts = new ServiceAccountService(roles, organizations, changes);
-    const audit = new AuditLog(db);
+    const auditWriter = db.dialect === "sqlite" ? SqliteAuditWriter.forFile(db.sqliteFile, logger) : null;
+    const audit = new AuditLog(db, auditWriter);
     const metrics = new Metrics({ auditQueueDepth: () => audit.pending, pool: () => poolStats(db), changeFeedListening: () => changes.listening });
     const bootstrap = await ensurePlatformKey(db, config.bootstrapApiKey);
     const secrets = new SecretBox(encryptionKey(config));
@@ -263,6 +265,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
           await apollo.stop();
           for (const module of auditModules) await module.stop?.();
           await audit.flush();
+          await auditWriter?.close();
           await changes.stop();
           await dataSource.destroy();
         })()),
