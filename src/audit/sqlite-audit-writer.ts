@@ -48,6 +48,7 @@ export class SqliteAuditWriter {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      worker.ref(); // a batch in flight keeps the process alive (shutdown waits for it)
       worker.postMessage({ id, records });
     });
   }
@@ -64,6 +65,7 @@ export class SqliteAuditWriter {
       const waiting = this.pending.get(message.id);
       if (!waiting) return;
       this.pending.delete(message.id);
+      if (this.pending.size === 0) worker.unref();
       if (message.error !== undefined) waiting.reject(new Error(message.error));
       else waiting.resolve(message.rows!);
     });
