@@ -164,14 +164,29 @@ export class AuditLog {
     // Plain parameterized SQL: this runs for every audited request, and TypeORM's query builder
     // costs more than the statements themselves. The UPDATE … RETURNING locks the stream head, so
     // concurrent PostgreSQL writers queue per stream instead of forking the chain.
-    const p = this.db.dialect === "sqlite" ? sqliteParams : (sql: string) => sql;
-    await em.query(p(ENSURE_STREAM), [stream]);
-    const result: unknown[] = await em.query(p(ADVANCE_STREAM), [records.length, stream]);
-    const head = (Array.isArray(result[0]) ? result[0][0] : result[0]) as { lastSequence: number; lastHash: string };
+    // On PostgreSQL every statement is a round trip: the stream row is created only the first time,
+    // and the entries and the new head hash go in one statement.
+    const postgres = this.db.dialect === "postgres";
+    const p = postgres ? (sql: string) => sql : sqliteParams;
+    const advance = async () => {
+      const result: unknown[] = await em.query(p(ADVANCE_STREAM), [records.length, stream]);
+      return (Array.isArray(result[0]) ? result[0][0] : result[0]) as { lastSequence: number; lastHash: string } | undefined;
+    };
+    let head = await advance();
+    if (!head) {
+      await em.query(p(ENSURE_STREAM), [stream]);
+      head = (await advance())!;
+    }
     const rows = chain(stream, Number(head.lastSequence), head.lastHash, records);
     const insert = insertStatement(rows, this.db.dialect);
-    await em.query(insert.sql, insert.values);
-    await em.query(p(SET_STREAM_HASH), [rows[rows.length - 1].hash, stream]);
+    const newHash = rows[rows.length - 1].hash;
+    if (postgres) {
+      const n = insert.values.length;
+      await em.query(`WITH "inserted" AS (${insert.sql}) UPDATE "audit_stream" SET "lastHash" = $${n + 1} WHERE "stream" = $${n + 2}`, [...insert.values, newHash, stream]);
+    } else {
+      await em.query(insert.sql, insert.values);
+      await em.query(p(SET_STREAM_HASH), [newHash, stream]);
+    }
     return rows;
   }
 
