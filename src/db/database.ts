@@ -30,7 +30,6 @@ export interface RawSqlite {
   inTransaction: boolean;
   exec(sql: string): unknown;
   prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
-  pragma(sql: string, options: { simple: true }): unknown;
 }
 
 const MAX_PREPARED = 200;
@@ -124,7 +123,7 @@ export class Database {
 
   /** SQLite only: PRAGMA data_version, which changes when another connection (process) commits. */
   sqliteDataVersion(): number {
-    return Number(this.raw().pragma("data_version", { simple: true }));
+    return Number(this.statements.all("PRAGMA data_version")[0].data_version);
   }
 
   private readonly statements = preparedStatements(() => this.raw());
