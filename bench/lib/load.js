@@ -30,6 +30,11 @@ function runAutocannon(opts, onResponse) {
 }
 
 // Returns { responses, seconds, reqPerSec, p50Ms, p99Ms, non2xx, errorBodies, connErrors, timeouts }.
+// workload.amount (optional): a fixed number of requests instead of a duration (single-use
+// requests such as logins, drawn from a pre-generated pool); workload.warmupAmount likewise for
+// the warm-up. workload.expectStatus (optional): the one status that counts as success (e.g. 302
+// for a login's redirect); otherwise any 2xx. workload.problems() (optional) adds error counts the
+// workload itself detected (e.g. a bad redirect target, an exhausted pool).
 async function runLoad({ url, workload, connections, durationS, warmupS }) {
   const base = {
     url: new URL(url).origin,
@@ -37,18 +42,32 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     requests: toRequests(url, workload),
     verifyBody: bodyHasNoErrors,
   };
-  if (warmupS > 0) await runAutocannon({ ...base, duration: warmupS });
+  const fixed = workload.amount != null;
+  if (fixed && workload.amount < connections) throw new Error(`amount ${workload.amount} is below the ${connections} connections`);
+  const warmupAmount = fixed ? Math.max(connections, workload.warmupAmount || 0) : 0;
+  if (warmupS > 0) await runAutocannon(fixed ? { ...base, amount: warmupAmount } : { ...base, duration: warmupS });
+  const before = workload.problems ? workload.problems() : {};
 
   const times = [];
   let non2xx = 0;
+  const unexpected = workload.expectStatus ? (status) => status !== workload.expectStatus : (status) => status < 200 || status >= 300;
   const started = process.hrtime.bigint();
-  const result = await runAutocannon({ ...base, duration: durationS }, (client, status, bytes, ms) => {
+  const measured = fixed ? { ...base, amount: workload.amount } : { ...base, duration: durationS };
+  const result = await runAutocannon(measured, (client, status, bytes, ms) => {
     times.push(ms);
-    if (status < 200 || status >= 300) non2xx++;
+    if (unexpected(status)) non2xx++;
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
   const sorted = Float64Array.from(times).sort();
+  const problems = {};
+  if (workload.problems) {
+    // Only what happened during the measured run counts (warm-up problems are not errors of the row).
+    for (const [name, count] of Object.entries(workload.problems())) {
+      const delta = count - (before[name] || 0);
+      if (delta) problems[name] = delta;
+    }
+  }
   return {
     responses: times.length,
     seconds,
@@ -56,9 +75,12 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     non2xx,
+    expectStatus: workload.expectStatus || null,
     errorBodies: result.mismatches,
     connErrors: result.errors,
     timeouts: result.timeouts,
+    ...(fixed ? { amount: workload.amount } : {}),
+    ...(Object.keys(problems).length ? { problems } : {}),
   };
 }
 
