@@ -30,11 +30,15 @@ function runAutocannon(opts, onResponse) {
 }
 
 // Returns { responses, seconds, reqPerSec, p50Ms, p99Ms, non2xx, errorBodies, connErrors, timeouts }.
-// workload.amount (optional): a fixed number of requests instead of a duration (single-use
-// requests such as logins, drawn from a pre-generated pool); workload.warmupAmount likewise for
-// the warm-up. workload.expectStatus (optional): the one status that counts as success (e.g. 302
-// for a login's redirect); otherwise any 2xx. workload.problems() (optional) adds error counts the
-// workload itself detected (e.g. a bad redirect target, an exhausted pool).
+//
+// workload.amount (optional): a fixed number of requests instead of a duration, for single-use
+// requests (logins) drawn from a pool the workload prepares: workload.prepare(n) adds n to it and
+// is awaited before the warm-up (workload.warmupAmount requests) and before every batch of
+// workload.batchSize requests (default: all at once). Only autocannon's time counts as measured
+// time, never the preparation between batches.
+// workload.expectStatus (optional): the one status that counts as success (e.g. 302 for a login's
+// redirect); otherwise any 2xx. workload.problems() (optional) adds error counts the workload
+// itself detected (e.g. a bad redirect target, an exhausted pool).
 async function runLoad({ url, workload, connections, durationS, warmupS }) {
   const base = {
     url: new URL(url).origin,
@@ -42,22 +46,40 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     requests: toRequests(url, workload),
     verifyBody: bodyHasNoErrors,
   };
-  const fixed = workload.amount != null;
-  if (fixed && workload.amount < connections) throw new Error(`amount ${workload.amount} is below the ${connections} connections`);
-  const warmupAmount = fixed ? Math.max(connections, workload.warmupAmount || 0) : 0;
-  if (warmupS > 0) await runAutocannon(fixed ? { ...base, amount: warmupAmount } : { ...base, duration: warmupS });
-  const before = workload.problems ? workload.problems() : {};
-
   const times = [];
   let non2xx = 0;
   const unexpected = workload.expectStatus ? (status) => status !== workload.expectStatus : (status) => status < 200 || status >= 300;
-  const started = process.hrtime.bigint();
-  const measured = fixed ? { ...base, amount: workload.amount } : { ...base, duration: durationS };
-  const result = await runAutocannon(measured, (client, status, bytes, ms) => {
+  const record = (client, status, bytes, ms) => {
     times.push(ms);
     if (unexpected(status)) non2xx++;
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const totals = { seconds: 0, errorBodies: 0, connErrors: 0, timeouts: 0 };
+  const measure = async (opts) => {
+    const started = process.hrtime.bigint();
+    const result = await runAutocannon(opts, record);
+    totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    totals.errorBodies += result.mismatches;
+    totals.connErrors += result.errors;
+    totals.timeouts += result.timeouts;
+  };
+  // autocannon refuses fewer requests than connections.
+  const fixedRun = async (amount) => {
+    if (workload.prepare) await workload.prepare(amount);
+    return { ...base, connections: Math.min(connections, amount), amount };
+  };
+
+  const fixed = workload.amount != null;
+  if (warmupS > 0) {
+    const warmupAmount = workload.warmupAmount || connections;
+    await runAutocannon(fixed ? await fixedRun(warmupAmount) : { ...base, duration: warmupS });
+  }
+  const before = workload.problems ? workload.problems() : {};
+  if (fixed) {
+    const batch = workload.batchSize || workload.amount;
+    for (let done = 0; done < workload.amount; done += batch) await measure(await fixedRun(Math.min(batch, workload.amount - done)));
+  } else {
+    await measure({ ...base, duration: durationS });
+  }
 
   const sorted = Float64Array.from(times).sort();
   const problems = {};
@@ -70,15 +92,15 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
   }
   return {
     responses: times.length,
-    seconds,
-    reqPerSec: times.length / seconds,
+    seconds: totals.seconds,
+    reqPerSec: times.length / totals.seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     non2xx,
     expectStatus: workload.expectStatus || null,
-    errorBodies: result.mismatches,
-    connErrors: result.errors,
-    timeouts: result.timeouts,
+    errorBodies: totals.errorBodies,
+    connErrors: totals.connErrors,
+    timeouts: totals.timeouts,
     ...(fixed ? { amount: workload.amount } : {}),
     ...(Object.keys(problems).length ? { problems } : {}),
   };

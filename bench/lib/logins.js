@@ -3,10 +3,11 @@
 //
 // A login can be used once (replay cache for Response / Assertion IDs, one-time InResponseTo,
 // one-time OIDC state, single-use authorization codes), so every login the run sends is prepared
-// during setup: the login is started at the service (AuthnRequest ID / state + browser cookie) and
-// completed at the IdP (signed SAML response / authorization code). The load then sends a fixed
-// number of them, one per request, from a pool; a request finding the pool empty is reported as
-// an error (`pool exhausted`), never replayed.
+// before the load that sends it: the login is started at the service (AuthnRequest ID / state +
+// browser cookie) and completed at the IdP (signed SAML response / authorization code). The load
+// sends a fixed number of them, one per request, from a pool (prepared in batches where the IdP
+// cannot hold them all, see OIDC below); a request finding the pool empty is reported as an error
+// (`pool exhausted`), never replayed.
 //
 // Success is the service's redirect to the frontend with a one-time code: HTTP 302 with a
 // Location on the frontend URL carrying `code=`. Anything else is an error of the row.
@@ -31,22 +32,20 @@ function count(name, fallback) {
   return value;
 }
 
-/** How many logins to prepare: verification + warm-up + measured run + a little slack. */
+/** How many logins the run sends: the measured amount and the warm-up. */
 function sizes(config, measuredDefault, envName) {
   const amount = count(envName, measuredDefault);
   const warmupAmount = config.warmupS > 0 ? Math.max(config.connections, Math.round(amount / 10)) : 0;
-  // A reconnecting autocannon client builds one request more than it sends; keep some spare.
-  const slack = config.connections;
-  return { amount, warmupAmount, slack };
+  return { amount, warmupAmount };
 }
 
-/** Runs `worker(i)` for i in [0, n) with `parallel` at a time. */
+/** Runs `worker(i, slot)` for i in [0, n), `parallel` at a time; slot says which of them runs it. */
 async function pool(n, parallel, worker) {
   let next = 0;
-  const run = async () => {
-    while (next < n) await worker(next++);
+  const run = async (slot) => {
+    while (next < n) await worker(next++, slot);
   };
-  await Promise.all(Array.from({ length: Math.min(parallel, n) }, run));
+  await Promise.all(Array.from({ length: Math.min(parallel, n) }, (_, slot) => run(slot)));
 }
 
 /** An organization with SSO on, the bench frontend allowed, and GROUP mapped to ROLE. */
@@ -74,15 +73,23 @@ function isLoginRedirect(status, location) {
 }
 
 /**
- * The autocannon side of a pool of prepared logins: one request per login, counted problems, and a
- * verify() that does whole logins through fetch (one per person, so every account exists before
- * the load) and redeems the last code at /auth/token.
+ * The autocannon side of a pool of logins: one request per login, counted problems, prepare(n)
+ * (called by the load runner before the warm-up and each batch) and a verify() that does one
+ * whole login per person through fetch (so every account exists before the load) and redeems the
+ * last code at /auth/token.
+ * prepareOne(slot) → a login (what build / send take); parallel: how many are prepared at once.
  */
-function loginWorkload(ctx, { prepared, verifyCount, sizes: s, build, send }) {
+function loginWorkload(ctx, { people, parallel, prepareOne, sizes: s, batchSize, build, send }) {
   const problems = { 'pool exhausted': 0, 'bad redirects': 0 };
-  const queue = prepared.slice(verifyCount);
-  const forVerify = prepared.slice(0, verifyCount);
+  let shown = 0;
+  const queue = [];
   const base = ctx.url.replace(/\/graphql$/, '');
+  // A reconnecting autocannon client builds one request more than it sends: keep a few spare.
+  const SPARE = 2;
+  const prepare = async (n) => {
+    const missing = n + SPARE - queue.length;
+    if (missing > 0) await pool(missing, parallel, async (i, slot) => queue.push(await prepareOne(slot)));
+  };
   return {
     requests: [
       {
@@ -97,19 +104,25 @@ function loginWorkload(ctx, { prepared, verifyCount, sizes: s, build, send }) {
         },
         onResponse(status, body, context, headers) {
           if (status === 302 && !isLoginRedirect(status, header(headers, 'location'))) problems['bad redirects']++;
+          // The first few refusals go to stderr: a row with errors must say what they were.
+          if (status !== 302 && shown < 3) {
+            shown++;
+            console.error(`  login answered HTTP ${status}: ${String(body).slice(0, 300)}`);
+          }
         },
       },
     ],
     amount: s.amount,
     warmupAmount: s.warmupAmount,
+    batchSize,
+    prepare,
     expectStatus: 302,
     unit: 'logins',
     problems: () => ({ ...problems }),
-    remaining: () => queue.length,
     verify: async () => {
       let location = null;
-      for (const login of forVerify) {
-        const answer = await send(login);
+      for (let slot = 0; slot < people; slot++) {
+        const answer = await send(await prepareOne(slot));
         if (!isLoginRedirect(answer.status, answer.location)) {
           throw new Error(`login answered HTTP ${answer.status} ${answer.location ? `→ ${answer.location}` : answer.text.slice(0, 300)}`);
         }
@@ -151,19 +164,19 @@ async function samlLoginWorkload(ctx, config) {
   const acsUrl = `${base}/auth/saml/${connectionId}/acs`;
   await ctx.gql(`mutation { updateSamlConnection(id: ${str(connectionId)}, input: { spEntityId: ${str(spEntityId)}, acsUrl: ${str(acsUrl)} }) { id } }`, null, admin);
 
-  // Start every login at the service (its AuthnRequest ID is stored, single use) and answer it
+  // A login is started at the service (its AuthnRequest ID is stored, single use) and answered
   // the way the IdP would: a fresh Response and Assertion, both signed.
-  const total = SAML_PEOPLE + s.warmupAmount + s.amount + s.slack;
-  const prepared = new Array(total);
   const loginUrl = `${base}/auth/saml/${connectionId}/login?${new URLSearchParams({ redirect_uri: FRONTEND })}`;
-  await pool(total, 4, async (i) => {
+  let seq = 0;
+  const prepareOne = async () => {
+    const who = seq++ % SAML_PEOPLE;
     const started = await fetch(loginUrl, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
     const location = started.headers.get('location');
     await started.arrayBuffer();
     if (started.status !== 302 || !location) throw new Error(`SAML login start answered HTTP ${started.status}`);
     const authnRequest = inflateRawSync(Buffer.from(new URL(location).searchParams.get('SAMLRequest'), 'base64')).toString('utf8');
     const requestId = /\sID="([^"]+)"/.exec(authnRequest)[1];
-    const person = `person-${i % SAML_PEOPLE}@corp.example`;
+    const person = `person-${who}@corp.example`;
     const xml = signBoth(
       responseXml({
         issuer: idpEntityId,
@@ -171,18 +184,19 @@ async function samlLoginWorkload(ctx, config) {
         audience: spEntityId,
         inResponseTo: requestId,
         nameId: person,
-        attributes: { email: [person], displayName: [`Person ${i % SAML_PEOPLE}`], groups: [GROUP, 'Everyone'] },
+        attributes: { email: [person], displayName: [`Person ${who}`], groups: [GROUP, 'Everyone'] },
         validForMs: SAML_VALID_MS,
       }),
       idp,
     );
-    prepared[i] = `SAMLResponse=${encodeURIComponent(Buffer.from(xml, 'utf8').toString('base64'))}`;
-  });
+    return `SAMLResponse=${encodeURIComponent(Buffer.from(xml, 'utf8').toString('base64'))}`;
+  };
 
   const acsPath = `/auth/saml/${connectionId}/acs`;
   return loginWorkload(ctx, {
-    prepared,
-    verifyCount: SAML_PEOPLE,
+    people: SAML_PEOPLE,
+    parallel: 4, // the service starts logins while this process signs
+    prepareOne,
     sizes: s,
     build: (req, body) => ({ ...req, method: 'POST', path: acsPath, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded' }, body }),
     send: async (body) => {
@@ -201,6 +215,7 @@ async function samlLoginWorkload(ctx, config) {
 // ------------------------------------------------------------------------------------------ OIDC
 
 const OIDC_PEOPLE = 10; // one IdP browser session per person, preparing logins in parallel
+const OIDC_BATCH = Number(process.env.BENCH_OIDC_BATCH || 250);
 const BROWSER_COOKIE = 'rbac_oidc_browser';
 
 async function oidcLoginWorkload(ctx, config) {
@@ -245,32 +260,30 @@ async function oidcLogins(ctx, s, idps) {
   };
 
   // Each person signs in at the IdP once (interaction + consent; the admin API picks the account,
-  // so one at a time); later logins of that browser get a code straight from the IdP's session.
+  // so one at a time); later logins in that browser get a code straight from the IdP's session.
+  // Each browser prepares its person's logins (slot = person).
   const browsers = [];
-  const perPerson = Array.from({ length: OIDC_PEOPLE }, () => []);
+  const first = [];
   for (let p = 0; p < OIDC_PEOPLE; p++) {
     const sub = `bench-person-${p}`;
     await idps.admin(idps.real, '/__admin/account', { sub, claims: { email: `${sub}@corp.example`, email_verified: true, name: `Person ${p}`, groups: [GROUP, 'Everyone'] } });
-    const browser = new Browser();
-    browsers.push(browser);
-    perPerson[p].push(await prepare(browser));
+    browsers.push(new Browser());
+    first.push(await prepare(browsers[p]));
   }
-  // Authorization codes live 60 s at oidc-provider: the run must start soon after this.
-  const total = OIDC_PEOPLE + s.warmupAmount + s.amount + s.slack;
-  await Promise.all(
-    browsers.map(async (browser, p) => {
-      const mine = Math.ceil((total - OIDC_PEOPLE) / OIDC_PEOPLE);
-      for (let i = 0; i < mine; i++) perPerson[p].push(await prepare(browser));
-    }),
-  );
-  // Interleaved by person, so concurrent requests are mostly different people.
-  const prepared = [];
-  for (let i = 0; prepared.length < total; i++) for (const list of perPerson) if (list[i] && prepared.length < total) prepared.push(list[i]);
+  const prepareOne = async (slot) => {
+    if (first[slot]) return first.splice(slot, 1, null)[0];
+    return prepare(browsers[slot]);
+  };
 
   const workload = loginWorkload(ctx, {
-    prepared,
-    verifyCount: OIDC_PEOPLE,
+    people: OIDC_PEOPLE,
+    parallel: OIDC_PEOPLE,
+    prepareOne,
     sizes: s,
+    // oidc-provider's in-memory store keeps 1,000 entries (codes, consumed codes, access tokens,
+    // sessions, grants) and a code lives 60 s: prepare and send them in batches small enough for
+    // both, never more than it can hold at once.
+    batchSize: OIDC_BATCH,
     build: (req, login) => ({ ...req, method: 'GET', path: login.path, headers: { ...req.headers, cookie: login.cookie }, body: undefined }),
     send: async (login) => {
       const res = await fetch(`${base}${login.path}`, { redirect: 'manual', headers: { cookie: login.cookie }, signal: AbortSignal.timeout(10_000) });
