@@ -32,10 +32,10 @@ function count(name, fallback) {
   return value;
 }
 
-/** How many logins the run sends: the measured amount and the warm-up. */
-function sizes(config, measuredDefault, envName) {
+/** How many logins the run sends: the measured amount and the warm-up (a tenth, at most maxWarmup). */
+function sizes(config, measuredDefault, envName, maxWarmup = Infinity) {
   const amount = count(envName, measuredDefault);
-  const warmupAmount = config.warmupS > 0 ? Math.max(config.connections, Math.round(amount / 10)) : 0;
+  const warmupAmount = config.warmupS > 0 ? Math.max(config.connections, Math.min(maxWarmup, Math.round(amount / 10))) : 0;
   return { amount, warmupAmount };
 }
 
@@ -215,11 +215,11 @@ async function samlLoginWorkload(ctx, config) {
 // ------------------------------------------------------------------------------------------ OIDC
 
 const OIDC_PEOPLE = 10; // one IdP browser session per person, preparing logins in parallel
-const OIDC_BATCH = Number(process.env.BENCH_OIDC_BATCH || 250);
+const OIDC_BATCH = count('BENCH_OIDC_BATCH', 250);
 const BROWSER_COOKIE = 'rbac_oidc_browser';
 
 async function oidcLoginWorkload(ctx, config) {
-  const s = sizes(config, 1000, 'BENCH_OIDC_LOGINS');
+  const s = sizes(config, 1000, 'BENCH_OIDC_LOGINS', OIDC_BATCH); // the warm-up is one batch
   const idps = await startTestIdps();
   try {
     return await oidcLogins(ctx, s, idps);
