@@ -175,6 +175,7 @@ async function runJob(job, round, config) {
       connections: config.connections,
       durationS: config.durationS,
       warmupS: config.warmupS,
+      cpuSeconds: server.cpuSeconds,
     });
     Object.assign(row, load);
     if (workload.unit) {
@@ -210,7 +211,8 @@ function describe(row) {
   const flags = report.hasErrors(row) ? '  <-- ERRORS' : '';
   return (
     `round ${row.round}: ${row.scenario}${where}: ${row.reqPerSec.toFixed(1)} req/s, ` +
-    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms${flags}`
+    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms` +
+    `${row.serverCpuMsPerResponse != null ? `, server CPU ${row.serverCpuMsPerResponse.toFixed(2)} ms/response` : ''}${flags}`
   );
 }
 

@@ -39,7 +39,9 @@ function runAutocannon(opts, onResponse) {
 // workload.expectStatus (optional): the one status that counts as success (e.g. 302 for a login's
 // redirect); otherwise any 2xx. workload.problems() (optional) adds error counts the workload
 // itself detected (e.g. a bad redirect target, an exhausted pool).
-async function runLoad({ url, workload, connections, durationS, warmupS }) {
+// cpuSeconds (optional): the server process's CPU time so far; the run then reports the server's
+// CPU milliseconds per response over the measured part (less sensitive to a busy machine than req/s).
+async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeconds }) {
   const base = {
     url: new URL(url).origin,
     connections,
@@ -53,11 +55,15 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     times.push(ms);
     if (unexpected(status)) non2xx++;
   };
-  const totals = { seconds: 0, errorBodies: 0, connErrors: 0, timeouts: 0 };
+  const totals = { seconds: 0, errorBodies: 0, connErrors: 0, timeouts: 0, cpuSeconds: 0 };
+  const cpu = () => (cpuSeconds ? cpuSeconds() : null);
   const measure = async (opts) => {
     const started = process.hrtime.bigint();
+    const cpuBefore = cpu();
     const result = await runAutocannon(opts, record);
     totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuAfter = cpu();
+    totals.cpuSeconds = cpuBefore == null || cpuAfter == null || totals.cpuSeconds == null ? null : totals.cpuSeconds + cpuAfter - cpuBefore;
     totals.errorBodies += result.mismatches;
     totals.connErrors += result.errors;
     totals.timeouts += result.timeouts;
@@ -96,6 +102,7 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     reqPerSec: times.length / totals.seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    serverCpuMsPerResponse: totals.cpuSeconds == null || times.length === 0 ? null : (totals.cpuSeconds * 1000) / times.length,
     non2xx,
     expectStatus: workload.expectStatus || null,
     errorBodies: totals.errorBodies,
