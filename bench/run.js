@@ -12,7 +12,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 const scenarios = require('./scenarios');
-const { startServer, killAll } = require('./lib/server');
+const { startServer, killAll: killAllServers } = require('./lib/server');
+const { killAllIdps } = require('./lib/oidc-idp');
 const { runLoad } = require('./lib/load');
 const { post, gql, checkResponse, bearer } = require('./lib/graphql');
 const { createDatabase } = require('./lib/postgres');
@@ -24,6 +25,11 @@ const ROOT = path.resolve(__dirname, '..');
 const SERVICE_MAIN = path.resolve(ROOT, process.env.BENCH_SERVICE_MAIN || 'dist/src/server/main.js');
 const BASELINE_MAIN = path.join(__dirname, 'baseline-server.js');
 const RESULTS_DIR = path.join(__dirname, 'results');
+
+function killAll() {
+  killAllServers();
+  killAllIdps();
+}
 
 function readConfig(env) {
   const num = (name, fallback) => {
@@ -148,6 +154,7 @@ async function runJob(job, round, config) {
   const row = { round, scenario: job.scenario.name, server: job.scenario.server, db: job.db, status: 'ok' };
   let prepared = null;
   let server = null;
+  let workload = null;
   try {
     prepared = await step('database', () => prepareServer(job, config));
     server = await startServer({ command: prepared.command, env: prepared.env, cwd: ROOT });
@@ -158,7 +165,9 @@ async function runJob(job, round, config) {
       gql: (query, variables, headers) => gql(server.url, query, variables, headers),
       databaseUrl: prepared.databaseUrl,
     };
-    const workload = await step('setup', () => job.scenario.setup(ctx));
+    const setupStarted = process.hrtime.bigint();
+    workload = await step('setup', () => job.scenario.setup(ctx, config));
+    row.setupSeconds = Number(process.hrtime.bigint() - setupStarted) / 1e9;
     await step('check', () => verifyWorkload(server.url, workload));
     const load = await runLoad({
       url: server.url,
@@ -166,6 +175,7 @@ async function runJob(job, round, config) {
       connections: config.connections,
       durationS: config.durationS,
       warmupS: config.warmupS,
+      cpuSeconds: server.cpuSeconds,
     });
     Object.assign(row, load);
     if (workload.unit) {
@@ -178,6 +188,8 @@ async function runJob(job, round, config) {
     row.status = 'failed';
     row.error = err.message;
   } finally {
+    // A scenario may have started peers of its own (e.g. the OIDC test IdP).
+    if (workload && workload.cleanup) await workload.cleanup().catch((err) => console.error(`scenario cleanup failed: ${err.message}`));
     if (server) await server.stop();
     if (prepared) await prepared.cleanup().catch((err) => console.error(`cleanup failed: ${err.message}`));
   }
@@ -199,7 +211,8 @@ function describe(row) {
   const flags = report.hasErrors(row) ? '  <-- ERRORS' : '';
   return (
     `round ${row.round}: ${row.scenario}${where}: ${row.reqPerSec.toFixed(1)} req/s, ` +
-    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms${flags}`
+    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms` +
+    `${row.serverCpuMsPerResponse != null ? `, server CPU ${row.serverCpuMsPerResponse.toFixed(2)} ms/response` : ''}${flags}`
   );
 }
 

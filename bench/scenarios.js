@@ -5,6 +5,12 @@
 // workload: { body, headers }                 one fixed request, checked once with fetch before the load
 //        or { requests, headers, verify(), unit, requestsPerUnit }
 //                                             an autocannon request list; verify() must prove it works
+//        plus optionally { amount, warmupAmount } a fixed number of requests instead of a duration,
+//             { expectStatus }                 the status that counts as success (default: any 2xx),
+//             { problems(), cleanup() }        extra error counts; teardown of the scenario's own peers
+// setup(ctx, config) may read the harness config (connections, warmupS, ...).
+
+const { samlLoginWorkload, oidcLoginWorkload } = require('./lib/logins');
 
 const TYPENAME = { query: '{ __typename }' };
 
@@ -285,5 +291,15 @@ module.exports = [
         },
       };
     },
+  },
+  {
+    name: 'SAML ACS logins (signed responses)',
+    server: 'service',
+    setup: samlLoginWorkload,
+  },
+  {
+    name: 'OIDC callback logins (oidc-provider)',
+    server: 'service',
+    setup: oidcLoginWorkload,
   },
 ];

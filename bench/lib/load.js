@@ -30,35 +30,86 @@ function runAutocannon(opts, onResponse) {
 }
 
 // Returns { responses, seconds, reqPerSec, p50Ms, p99Ms, non2xx, errorBodies, connErrors, timeouts }.
-async function runLoad({ url, workload, connections, durationS, warmupS }) {
+//
+// workload.amount (optional): a fixed number of requests instead of a duration, for single-use
+// requests (logins) drawn from a pool the workload prepares: workload.prepare(n) adds n to it and
+// is awaited before the warm-up (workload.warmupAmount requests) and before every batch of
+// workload.batchSize requests (default: all at once). Only autocannon's time counts as measured
+// time, never the preparation between batches.
+// workload.expectStatus (optional): the one status that counts as success (e.g. 302 for a login's
+// redirect); otherwise any 2xx. workload.problems() (optional) adds error counts the workload
+// itself detected (e.g. a bad redirect target, an exhausted pool).
+// cpuSeconds (optional): the server process's CPU time so far; the run then reports the server's
+// CPU milliseconds per response over the measured part (less sensitive to a busy machine than req/s).
+async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeconds }) {
   const base = {
     url: new URL(url).origin,
     connections,
     requests: toRequests(url, workload),
     verifyBody: bodyHasNoErrors,
   };
-  if (warmupS > 0) await runAutocannon({ ...base, duration: warmupS });
-
   const times = [];
   let non2xx = 0;
-  const started = process.hrtime.bigint();
-  const result = await runAutocannon({ ...base, duration: durationS }, (client, status, bytes, ms) => {
+  const unexpected = workload.expectStatus ? (status) => status !== workload.expectStatus : (status) => status < 200 || status >= 300;
+  const record = (client, status, bytes, ms) => {
     times.push(ms);
-    if (status < 200 || status >= 300) non2xx++;
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (unexpected(status)) non2xx++;
+  };
+  const totals = { seconds: 0, errorBodies: 0, connErrors: 0, timeouts: 0, cpuSeconds: 0 };
+  const cpu = () => (cpuSeconds ? cpuSeconds() : null);
+  const measure = async (opts) => {
+    const started = process.hrtime.bigint();
+    const cpuBefore = cpu();
+    const result = await runAutocannon(opts, record);
+    totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuAfter = cpu();
+    totals.cpuSeconds = cpuBefore == null || cpuAfter == null || totals.cpuSeconds == null ? null : totals.cpuSeconds + cpuAfter - cpuBefore;
+    totals.errorBodies += result.mismatches;
+    totals.connErrors += result.errors;
+    totals.timeouts += result.timeouts;
+  };
+  // autocannon refuses fewer requests than connections.
+  const fixedRun = async (amount) => {
+    if (workload.prepare) await workload.prepare(amount);
+    return { ...base, connections: Math.min(connections, amount), amount };
+  };
+
+  const fixed = workload.amount != null;
+  if (warmupS > 0) {
+    const warmupAmount = workload.warmupAmount || connections;
+    await runAutocannon(fixed ? await fixedRun(warmupAmount) : { ...base, duration: warmupS });
+  }
+  const before = workload.problems ? workload.problems() : {};
+  if (fixed) {
+    const batch = workload.batchSize || workload.amount;
+    for (let done = 0; done < workload.amount; done += batch) await measure(await fixedRun(Math.min(batch, workload.amount - done)));
+  } else {
+    await measure({ ...base, duration: durationS });
+  }
 
   const sorted = Float64Array.from(times).sort();
+  const problems = {};
+  if (workload.problems) {
+    // Only what happened during the measured run counts (warm-up problems are not errors of the row).
+    for (const [name, count] of Object.entries(workload.problems())) {
+      const delta = count - (before[name] || 0);
+      if (delta) problems[name] = delta;
+    }
+  }
   return {
     responses: times.length,
-    seconds,
-    reqPerSec: times.length / seconds,
+    seconds: totals.seconds,
+    reqPerSec: times.length / totals.seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    serverCpuMsPerResponse: totals.cpuSeconds == null || times.length === 0 ? null : (totals.cpuSeconds * 1000) / times.length,
     non2xx,
-    errorBodies: result.mismatches,
-    connErrors: result.errors,
-    timeouts: result.timeouts,
+    expectStatus: workload.expectStatus || null,
+    errorBodies: totals.errorBodies,
+    connErrors: totals.connErrors,
+    timeouts: totals.timeouts,
+    ...(fixed ? { amount: workload.amount } : {}),
+    ...(Object.keys(problems).length ? { problems } : {}),
   };
 }
 

@@ -18,10 +18,13 @@ function machine() {
 }
 
 const fixed = (value, digits) => (value == null ? '-' : value.toFixed(digits));
-const times = (value) => (value == null ? '-' : `${value.toFixed(2)}x`);
+// Two decimals, or two significant digits below 0.1 (a login row is ~0.002x the baseline).
+const times = (value) => (value == null ? '-' : `${value < 0.1 ? value.toPrecision(2) : value.toFixed(2)}x`);
 
 function throughputCell(run) {
   const rps = fixed(run.reqPerSec, 1);
+  // A fixed-count run (single-use requests such as logins): how many, in how long.
+  if (run.amount != null) return `${rps} (${run.amount} ${run.unit || 'requests'} in ${fixed(run.seconds, 1)} s)`;
   return run.unit ? `${rps} (${fixed(run.unitsPerSec, 1)} ${run.unit}/s)` : rps;
 }
 
@@ -29,16 +32,17 @@ function throughputCell(run) {
 const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 
 function hasErrors(run) {
-  return run.status !== 'ok' || Boolean(run.non2xx || run.errorBodies || run.connErrors || run.timeouts);
+  return run.status !== 'ok' || Boolean(run.non2xx || run.errorBodies || run.connErrors || run.timeouts || run.problems);
 }
 
 function problemsCell(run) {
   if (run.status === 'failed') return cell(`FAILED: ${run.error.slice(0, 160)}`);
   const parts = [];
-  if (run.non2xx) parts.push(`${run.non2xx} non-2xx`);
+  if (run.non2xx) parts.push(`${run.non2xx} ${run.expectStatus ? `not ${run.expectStatus}` : 'non-2xx'}`);
   if (run.errorBodies) parts.push(`${run.errorBodies} GraphQL error bodies`);
   if (run.connErrors) parts.push(`${run.connErrors} conn errors`);
   if (run.timeouts) parts.push(`${run.timeouts} timeouts`);
+  for (const [name, count] of Object.entries(run.problems || {})) parts.push(`${count} ${name}`);
   return parts.length ? `**${parts.join(', ')}**` : 'none';
 }
 

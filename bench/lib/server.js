@@ -70,6 +70,7 @@ function startServer({ command, env, cwd }) {
       server.url = `http://127.0.0.1:${port}/graphql`;
       server.stop = () => stopChild(child);
       server.peakRssMb = () => peakRssMb(child.pid);
+      server.cpuSeconds = () => cpuSeconds(child.pid);
       server.stdoutBytesAfterListening = () => drained.bytes;
       resolve(server);
       return true;
@@ -103,6 +104,18 @@ function peakRssMb(pid) {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+// User + system CPU time the process has used so far (utime + stime in /proc/<pid>/stat), or null.
+const CLOCK_TICKS = 100; // USER_HZ, 100 on Linux
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // fields 14 and 15
   } catch {
     return null;
   }
