@@ -141,10 +141,10 @@ export interface Reply<T = Record<string, any>> {
 }
 
 /** One GraphQL request over real HTTP; rejects on a network failure (e.g. the process was killed). */
-export async function gql<T = Record<string, any>>(url: string, key: string, query: string, variables: Record<string, unknown> = {}): Promise<Reply<T>> {
+export async function gql<T = Record<string, any>>(url: string, key: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Reply<T>> {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
