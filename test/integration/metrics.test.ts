@@ -41,6 +41,25 @@ describe.each(DATABASES)("metrics on $name", (kind) => {
     });
   });
 
+  test("cache lookups of the decision path are counted by result, and the change feed reports it listens", async () => {
+    const server = await startServer(kind);
+    try {
+      const org = await createOrgWithPrincipals(server);
+      const counter = async (cache: string, result: string) => {
+        const text = await (await fetch(server.url.replace("/graphql", "/metrics"), { headers: { authorization: `Bearer ${server.platformKey}` } })).text();
+        expect(text).toMatch(/rbac_change_feed_listening 1/);
+        return Number(new RegExp(`rbac_cache_lookups_total\\{cache="${cache}",result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      };
+      const [hits, misses] = [await counter("api_keys", "hit"), await counter("api_keys", "miss")];
+      for (let i = 0; i < 3; i += 1) ok(await server.gql(`{ me { id } }`, {}, org.keys.viewer));
+      // The first use of the viewer key misses (scrapes in between use the platform key, cached too).
+      expect(await counter("api_keys", "miss")).toBeGreaterThanOrEqual(misses + 1);
+      expect(await counter("api_keys", "hit")).toBeGreaterThanOrEqual(hits + 2);
+    } finally {
+      await server.stop(true);
+    }
+  });
+
   test("with METRICS_PORT the metrics have a listener of their own (no credential) and leave the main port", async () => {
     const server = await startServer(kind, { env: { METRICS_PORT: "0", METRICS_HOST: "127.0.0.1" } });
     try {
