@@ -96,9 +96,9 @@ export class SamlRequestStore {
     return true;
   }
 
-  /** Housekeeping: drops expired replay rows (called opportunistically at each response). */
-  async sweep(now = new Date()): Promise<void> {
-    await this.db.transaction((em) => em.delete(SamlReplayEntity, { expiresAt: LessThanOrEqual(now) }));
+  /** Housekeeping: drops expired replay rows (at each response, in its acceptance transaction). */
+  async sweep(em: EntityManager, now = new Date()): Promise<void> {
+    await em.delete(SamlReplayEntity, { expiresAt: LessThanOrEqual(now) });
   }
 
   /** A read-only node-saml CacheProvider over this connection's open requests. */

@@ -24,7 +24,6 @@
  */
 import { SAML, SamlStatusError, ValidateInResponseTo, type Profile } from "@node-saml/node-saml";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
-import type { Logger } from "pino";
 import type { Database } from "../../db/database";
 import { AppError, SsoError, type ErrorCode } from "../../shared/errors";
 import type { LoginCompletion, LoginIdentity, LoginRequestContext } from "../login.types";
@@ -73,7 +72,6 @@ export class SamlResponseValidator {
     private readonly db: Database,
     private readonly store: SamlRequestStore,
     private readonly login: Pick<LoginCompletion, "assertRedirectAllowed">,
-    private readonly logger?: Logger,
   ) {}
 
   async validate(connection: ResolvedSamlConnection, samlResponse: string, relayState: string | null): Promise<ValidatedLogin> {
@@ -186,8 +184,8 @@ export class SamlResponseValidator {
     const responseId = response.getAttribute("ID") ?? "";
     const assertionId = assertion.getAttribute("ID") ?? "";
     const at = new Date(now);
-    await this.store.sweep(at).catch((error) => this.logger?.warn({ err: error }, "saml replay sweep failed"));
     request = await this.db.transaction(async (em) => {
+      await this.store.sweep(em, at); // housekeeping rides along: one commit per response, not two
       if (!(await this.store.remember(em, connection.idpEntityId, "response", responseId, replayUntil, at))) {
         throw refuse(`the Response ${responseId} was already used (replay)`, undefined, actor);
       }

@@ -13,7 +13,7 @@ export const SAML_RESOLVERS: Function[] = [SamlConnectionResolver];
 export function createSamlModule(deps: SsoModuleDeps): SsoModule {
   const connections = new SamlConnectionService(deps.organizations, deps.secrets, deps.publicUrl);
   const store = new SamlRequestStore(deps.db);
-  const validator = new SamlResponseValidator(deps.db, store, deps.login, deps.logger);
+  const validator = new SamlResponseValidator(deps.db, store, deps.login);
   return {
     resolvers: [[SamlConnectionResolver, new SamlConnectionResolver(deps.db, connections)]],
     registerRoutes(fastify) {
