@@ -146,7 +146,9 @@ export class AuditLog {
         const records = batch.flatMap((w) => w.records);
         const written =
           this.db.dialect === "sqlite"
-            ? await (this.sqliteWriter?.append(records) ?? this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
+            ? await (this.sqliteWriter
+                ? this.db.sqliteExclusive(() => this.sqliteWriter!.append(records))
+                : this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
             : await this.db.transaction((em) => this.appendInTransaction(em, records));
         this.onFlush?.((performance.now() - started) / 1000);
         this.markWritten();

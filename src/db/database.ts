@@ -1,21 +1,25 @@
 /**
  * The database handle features receive: the DataSource plus transactions that are safe on both
- * dialects.
+ * dialects. Rule: every write goes through `transaction()` (or, for the audit log, `sqliteBatch` /
+ * `sqliteExclusive`).
  *
- * TypeORM's better-sqlite3 driver has ONE connection and turns a second concurrent transaction into
- * a SAVEPOINT of the first, so on SQLite transactions are serialized through a queue here. SQLite
- * has a single writer anyway; PostgreSQL transactions run concurrently on the pool.
- * Rule: every write goes through `transaction()`.
+ * PostgreSQL transactions run concurrently on the pool.
  *
- * SQLite transactions start with BEGIN IMMEDIATE (TypeORM writes a deferred BEGIN): the write lock is
- * taken up front and waits under busy_timeout, so several processes on one file never hit
- * SQLITE_BUSY on a read-to-write upgrade (aud-08).
- * Between two queued SQLite transactions none is open (aud-07): SQLite may roll a whole transaction
- * back by itself (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_NOMEM), TypeORM's ROLLBACK then fails
- * silently and its runner keeps counting an open transaction, so the next one would become a
- * SAVEPOINT that a later failure leaves open — and nothing acknowledged after it would be committed.
- * After each transaction the runner is reset to the connection's real state; a transaction still
- * open is rolled back, and a call that "committed" with its transaction still open fails.
+ * SQLite has one writer, and TypeORM's better-sqlite3 driver has ONE connection that turns a second
+ * concurrent transaction into a SAVEPOINT of the first. So SQLite transactions are queued here and
+ * run as **group commits**: the queued transactions run one after another, each in its own
+ * SAVEPOINT of one BEGIN IMMEDIATE … COMMIT, and every caller is answered after that COMMIT. A
+ * transaction that fails rolls back to its savepoint only; the others still commit. One fsync
+ * (synchronous=FULL) then serves the whole group instead of each transaction.
+ * - BEGIN IMMEDIATE takes the write lock up front and waits under busy_timeout, so several processes
+ *   on one file never hit SQLITE_BUSY on a read-to-write upgrade (aud-08).
+ * - SQLite may roll a whole transaction back by itself (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY,
+ *   SQLITE_NOMEM) and TypeORM's ROLLBACK then fails silently (aud-07). When that happens nothing of
+ *   the group was committed: the transactions that had run are refused with that error, those that
+ *   had not run yet go to the next group. After every group the runner is reset to the
+ *   connection's real state; a transaction still open after COMMIT is rolled back and refused.
+ * - `sqliteExclusive` work (the audit writer thread's batch) holds the queue with no transaction
+ *   open on this connection, so this process never contends with itself for the write lock.
  */
 import type { DataSource, EntityManager } from "typeorm";
 import type { Dialect } from "./data-source";
@@ -52,9 +56,21 @@ export function preparedStatements(connection: () => RawSqlite): SqliteStatement
   };
 }
 
+/** A queued SQLite unit of work: inside the group's transaction, or alone with none open. */
+interface Member {
+  kind: "transaction" | "exclusive";
+  run: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Upper bound of transactions per group commit (bounds how long the write lock is held). */
+const MAX_GROUP = 64;
+
 export class Database {
   readonly dialect: Dialect;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly members: Member[] = [];
+  private runningGroups = false;
   private readonly commitCallbacks = new WeakMap<EntityManager, Array<() => void>>();
 
   constructor(readonly dataSource: DataSource) {
@@ -76,12 +92,7 @@ export class Database {
         this.commitCallbacks.delete(em);
       }
     };
-    let run: Promise<T>;
-    if (this.dialect === "postgres") run = this.dataSource.transaction(tracked);
-    else {
-      run = this.queue.then(() => this.sqliteTransaction(tracked));
-      this.queue = run.catch(() => undefined);
-    }
+    const run = this.dialect === "postgres" ? this.dataSource.transaction(tracked) : this.enqueue<T>("transaction", () => this.dataSource.transaction(tracked));
     return run.then((result) => {
       for (const callback of callbacks) callback();
       return result;
@@ -100,25 +111,32 @@ export class Database {
   }
 
   /**
-   * SQLite only: `work` runs synchronously on the raw connection between BEGIN IMMEDIATE and COMMIT,
-   * queued like every other transaction. Nothing else can run in between, so this is the cheapest
-   * durable write there is (the audit group commit uses it); a throw rolls back.
+   * SQLite only: `work` runs synchronously on the raw connection, in a savepoint of the next group
+   * commit (the audit log's group commit when it has no writer thread); a throw rolls it back.
    */
   sqliteBatch<T>(work: (sql: SqliteStatements) => T): Promise<T> {
     if (this.dialect !== "sqlite") throw new Error("sqliteBatch is for SQLite only");
-    const run = this.queue.then(() => {
+    return this.enqueue<T>("transaction", async () => {
       const connection = this.raw();
-      connection.exec("BEGIN IMMEDIATE TRANSACTION");
+      connection.exec("SAVEPOINT raw_batch");
       try {
         const result = work(this.statements);
-        connection.exec("COMMIT");
+        connection.exec("RELEASE SAVEPOINT raw_batch");
         return result;
-      } finally {
-        settleSqlite(this.dataSource);
+      } catch (error) {
+        if (connection.inTransaction) connection.exec("ROLLBACK TO SAVEPOINT raw_batch; RELEASE SAVEPOINT raw_batch");
+        throw error;
       }
     });
-    this.queue = run.catch(() => undefined);
-    return run;
+  }
+
+  /**
+   * SQLite only: `run` holds the transaction queue while no transaction of this connection is open —
+   * for writes made through another connection of this process (the audit writer thread).
+   */
+  sqliteExclusive<T>(run: () => Promise<T>): Promise<T> {
+    if (this.dialect !== "sqlite") throw new Error("sqliteExclusive is for SQLite only");
+    return this.enqueue<T>("exclusive", run);
   }
 
   /** SQLite only: PRAGMA data_version, which changes when another connection (process) commits. */
@@ -138,16 +156,77 @@ export class Database {
     return (this.dataSource.driver as unknown as { databaseConnection: RawSqlite }).databaseConnection;
   }
 
-  private async sqliteTransaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    let result: T;
+  private enqueue<T>(kind: Member["kind"], run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.members.push({ kind, run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.runningGroups) void this.runGroups();
+    });
+  }
+
+  private async runGroups(): Promise<void> {
+    this.runningGroups = true;
     try {
-      result = await this.dataSource.transaction(work);
+      while (this.members.length > 0) {
+        if (this.members[0].kind === "exclusive") {
+          const member = this.members.shift()!;
+          await member.run().then(member.resolve, member.reject);
+          continue;
+        }
+        let size = 0;
+        while (size < this.members.length && size < MAX_GROUP && this.members[size].kind === "transaction") size += 1;
+        await this.runGroup(this.members.splice(0, size));
+      }
+    } finally {
+      this.runningGroups = false;
+    }
+  }
+
+  /** One SQLite transaction for the whole group; each member in its own savepoint (see the header). */
+  private async runGroup(group: Member[]): Promise<void> {
+    const connection = this.raw();
+    try {
+      connection.exec("BEGIN IMMEDIATE TRANSACTION");
     } catch (error) {
       settleSqlite(this.dataSource);
-      throw error;
+      for (const member of group) member.reject(error);
+      return;
     }
-    if (settleSqlite(this.dataSource)) throw new Error("the SQLite transaction was still open after COMMIT and has been rolled back");
-    return result;
+    // TypeORM now opens each member's transaction as a SAVEPOINT of this one.
+    const runner = this.dataSource.driver.createQueryRunner("master") as unknown as { isTransactionActive: boolean; transactionDepth: number };
+    runner.isTransactionActive = true;
+    runner.transactionDepth = 1;
+    const outcomes: Array<{ value: unknown } | { error: unknown } | null> = [];
+    let lost: unknown = null;
+    for (const member of group) {
+      if (lost !== null) {
+        outcomes.push(null);
+        continue;
+      }
+      try {
+        outcomes.push({ value: await member.run() });
+      } catch (error) {
+        outcomes.push({ error });
+        if (!connection.inTransaction) lost = error; // SQLite rolled the whole transaction back by itself
+      }
+    }
+    let failure: unknown = lost;
+    if (failure === null) {
+      try {
+        connection.exec("COMMIT");
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (settleSqlite(this.dataSource) && failure === null) failure = new Error("the SQLite transaction was still open after COMMIT and has been rolled back");
+    const notRun: Member[] = [];
+    group.forEach((member, i) => {
+      const outcome = outcomes[i];
+      if (outcome === null) notRun.push(member);
+      else if ("error" in outcome) member.reject(outcome.error);
+      else if (failure !== null) member.reject(failure);
+      else member.resolve(outcome.value);
+    });
+    this.members.unshift(...notRun);
   }
 
   /**
