@@ -4,11 +4,13 @@
  *
  * Rules:
  * - A writer calls `changed(em, topic)` inside its transaction. This instance's caches of the
- *   topic are invalidated right after the commit (never before it: a concurrent reader could put
- *   the old row back). Other instances hear of it at that same commit: PostgreSQL NOTIFY is
- *   delivered on commit and dropped on rollback. On SQLite, other processes' commits show as a new
- *   PRAGMA data_version, checked on every cache read: any commit by another process invalidates
- *   every cache of this one.
+ *   topic are invalidated right after the transaction ends (never before it: a concurrent reader
+ *   could put the old row back; also after a rollback, since SQLite's one connection lets readers
+ *   see a transaction's rows before it ends). Other instances hear of it at that same commit:
+ *   PostgreSQL NOTIFY is delivered on commit and dropped on rollback. On SQLite the transaction
+ *   advances the topic's row in `change_version`, which every cache read compares with the value
+ *   it saw last (one indexed read of a two-row table): other processes' changes act at once.
+ *   (PRAGMA data_version would not do: the audit writer thread's commits move it all the time.)
  * - A cache entry is valid only while its topic's version is still the one read before the database
  *   read that filled it, so a change that commits during that read is never cached over.
  * - While the PostgreSQL listener is not connected, `version()` is NO_CACHE and caches are bypassed;
@@ -36,16 +38,15 @@ export class ChangeFeed {
   private stopped = false;
   private retryMs = RECONNECT_MIN_MS;
   private retryTimer: NodeJS.Timeout | null = null;
-  private dataVersion = 0;
+  private readonly seen = new Map<Topic, number>();
 
   constructor(
     private readonly db: Database,
     private readonly postgresUrl: string | null,
     private readonly logger: Logger,
   ) {
-    // SQLite needs no listener; PostgreSQL caches stay off until LISTEN is in place.
+    // PostgreSQL caches stay off until LISTEN is in place.
     this.live = db.dialect === "sqlite";
-    if (db.dialect === "sqlite") this.dataVersion = db.sqliteDataVersion();
   }
 
   async start(): Promise<void> {
@@ -70,10 +71,11 @@ export class ChangeFeed {
   version(topic: Topic): number {
     if (!this.live) return NO_CACHE;
     if (this.db.dialect === "sqlite") {
-      const current = this.db.sqliteDataVersion();
-      if (current !== this.dataVersion) {
-        this.dataVersion = current;
-        this.bumpAll();
+      const [row] = this.db.sqliteRead(`SELECT "version" FROM "change_version" WHERE "topic" = ?`, [topic]);
+      const stored = row ? Number(row.version) : 0;
+      if (stored !== (this.seen.get(topic) ?? 0)) {
+        this.seen.set(topic, stored);
+        this.bump(topic);
       }
     }
     return this.versions.get(topic)!;
@@ -82,7 +84,8 @@ export class ChangeFeed {
   /** Call inside the writing transaction (or with the plain manager: then it acts at once). */
   async changed(em: EntityManager, topic: Topic): Promise<void> {
     if (this.db.dialect === "postgres") await em.query("SELECT pg_notify($1, $2)", [CHANNEL, topic]);
-    this.db.afterCommit(em, () => this.bump(topic));
+    else await em.query(`INSERT INTO "change_version" ("topic", "version") VALUES (?, 1) ON CONFLICT ("topic") DO UPDATE SET "version" = "version" + 1`, [topic]);
+    this.db.afterTransaction(em, () => this.bump(topic));
   }
 
   private bump(topic: Topic): void {

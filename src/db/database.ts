@@ -64,6 +64,11 @@ interface Member {
   reject: (error: unknown) => void;
 }
 
+interface TransactionCallbacks {
+  committed: Array<() => void>;
+  ended: Array<() => void>;
+}
+
 /** Upper bound of transactions per group commit (bounds how long the write lock is held). */
 const MAX_GROUP = 64;
 
@@ -71,7 +76,7 @@ export class Database {
   readonly dialect: Dialect;
   private readonly members: Member[] = [];
   private runningGroups = false;
-  private readonly commitCallbacks = new WeakMap<EntityManager, Array<() => void>>();
+  private readonly commitCallbacks = new WeakMap<EntityManager, TransactionCallbacks>();
 
   constructor(readonly dataSource: DataSource) {
     this.dialect = dataSource.options.type === "postgres" ? "postgres" : "sqlite";
@@ -83,7 +88,7 @@ export class Database {
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const callbacks: Array<() => void> = [];
+    const callbacks: TransactionCallbacks = { committed: [], ended: [] };
     const tracked = async (em: EntityManager): Promise<T> => {
       this.commitCallbacks.set(em, callbacks);
       try {
@@ -93,10 +98,16 @@ export class Database {
       }
     };
     const run = this.dialect === "postgres" ? this.dataSource.transaction(tracked) : this.enqueue<T>("transaction", () => this.dataSource.transaction(tracked));
-    return run.then((result) => {
-      for (const callback of callbacks) callback();
-      return result;
-    });
+    return run.then(
+      (result) => {
+        for (const callback of [...callbacks.committed, ...callbacks.ended]) callback();
+        return result;
+      },
+      (error: unknown) => {
+        for (const callback of callbacks.ended) callback();
+        throw error;
+      },
+    );
   }
 
   /**
@@ -105,8 +116,15 @@ export class Database {
    * only when the change is visible to every reader.
    */
   afterCommit(em: EntityManager, callback: () => void): void {
-    const list = this.commitCallbacks.get(em);
-    if (list) list.push(callback);
+    const callbacks = this.commitCallbacks.get(em);
+    if (callbacks) callbacks.committed.push(callback);
+    else callback();
+  }
+
+  /** Like afterCommit, but also after a rollback: once the transaction of `em` has ended either way. */
+  afterTransaction(em: EntityManager, callback: () => void): void {
+    const callbacks = this.commitCallbacks.get(em);
+    if (callbacks) callbacks.ended.push(callback);
     else callback();
   }
 
@@ -139,12 +157,12 @@ export class Database {
     return this.enqueue<T>("exclusive", run);
   }
 
-  /** SQLite only: PRAGMA data_version, which changes when another connection (process) commits. */
-  sqliteDataVersion(): number {
-    return Number(this.statements.all("PRAGMA data_version")[0].data_version);
-  }
-
   private readonly statements = preparedStatements(() => this.raw());
+
+  /** SQLite only: a synchronous read on the main connection (prepared once), for per-request checks. */
+  sqliteRead(sql: string, params: readonly unknown[] = []): Array<Record<string, unknown>> {
+    return this.statements.all(sql, params);
+  }
 
   /** SQLite only: the database file ("" for an in-memory database). */
   get sqliteFile(): string {
