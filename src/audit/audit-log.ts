@@ -75,6 +75,10 @@ export class AuditLog {
   onFlush: ((seconds: number) => void) | null = null;
   /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
   private failingSince: Date | null = null;
+  /** PostgreSQL: the head each stream had after this instance's last append (a guess, see appendOnKnownHead). */
+  private readonly heads = new Map<string, { lastSequence: number; lastHash: string }>();
+  /** PostgreSQL: streams whose guessed head was wrong lately (another instance writes them too), until when. */
+  private readonly contended = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -149,7 +153,7 @@ export class AuditLog {
             ? await (this.sqliteWriter
                 ? this.db.sqliteExclusive(() => this.sqliteWriter!.append(records))
                 : this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
-            : await this.db.transaction((em) => this.appendInTransaction(em, records));
+            : await this.appendPostgres(records);
         this.onFlush?.((performance.now() - started) / 1000);
         this.markWritten();
         this.announce(written);
@@ -160,6 +164,51 @@ export class AuditLog {
       }
     }
     this.draining = null;
+  }
+
+  /**
+   * PostgreSQL group commit. Each stream's entries go in one autocommit statement that assumes the
+   * head this instance wrote last: the head row moves only if it is still that head, and the
+   * entries are inserted only if it moved — otherwise nothing changes and the locking path runs
+   * (BEGIN, UPDATE … RETURNING, INSERT, COMMIT). A stream another instance also writes keeps the
+   * locking path for a while instead of failing the guess every time.
+   */
+  private async appendPostgres(records: AuditRecord[]): Promise<AuditEntryEntity[]> {
+    const written: AuditEntryEntity[] = [];
+    for (const [stream, entries] of byStream(records)) {
+      const rows = (await this.appendOnKnownHead(stream, entries)) ?? (await this.db.transaction((em) => this.appendToStream(em, stream, entries)));
+      written.push(...rows);
+    }
+    return written;
+  }
+
+  private async appendOnKnownHead(stream: string, records: AuditRecord[]): Promise<AuditEntryEntity[] | null> {
+    const head = this.heads.get(stream);
+    if (!head || (this.contended.get(stream) ?? 0) > Date.now()) return null;
+    const lastSequence = head.lastSequence + records.length;
+    const rows = chain(stream, lastSequence, head.lastHash, records);
+    const lastHash = rows[rows.length - 1].hash;
+    const values: unknown[] = [lastSequence, lastHash, stream, head.lastSequence, head.lastHash];
+    const tuples = rows.map((row) => {
+      const placeholders = ENTRY_COLUMNS.map((column) => {
+        values.push(toSql(row[column], "postgres"));
+        return `$${values.length}${CASTS[column] ?? ""}`;
+      });
+      return `(${placeholders.join(", ")})`;
+    });
+    const columns = ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ");
+    const inserted = (await this.db.manager.query(
+      `WITH "head" AS (UPDATE "audit_stream" SET "lastSequence" = $1, "lastHash" = $2 WHERE "stream" = $3 AND "lastSequence" = $4 AND "lastHash" = $5 RETURNING 1) ` +
+        `INSERT INTO "audit_entry" (${columns}) SELECT * FROM (VALUES ${tuples.join(", ")}) AS "v" (${columns}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`,
+      values,
+    )) as unknown[];
+    if (inserted.length !== rows.length) {
+      this.heads.delete(stream);
+      this.contended.set(stream, Date.now() + CONTENDED_MS);
+      return null;
+    }
+    this.heads.set(stream, { lastSequence, lastHash });
+    return rows;
   }
 
   private async appendToStream(em: EntityManager, stream: string, records: AuditRecord[]): Promise<AuditEntryEntity[]> {
@@ -185,6 +234,9 @@ export class AuditLog {
     if (postgres) {
       const n = insert.values.length;
       await em.query(`WITH "inserted" AS (${insert.sql}) UPDATE "audit_stream" SET "lastHash" = $${n + 1} WHERE "stream" = $${n + 2}`, [...insert.values, newHash, stream]);
+      // A guess for the next group commit (appendOnKnownHead checks it; a rollback makes it fail once).
+      if (this.heads.size >= MAX_HEADS) this.heads.clear();
+      this.heads.set(stream, { lastSequence: Number(head.lastSequence), lastHash: newHash });
     } else {
       await em.query(insert.sql, insert.values);
       await em.query(p(SET_STREAM_HASH), [newHash, stream]);
@@ -193,6 +245,11 @@ export class AuditLog {
   }
 
 }
+
+/** Column types PostgreSQL cannot infer for parameters in a VALUES list. */
+const CASTS: Partial<Record<(typeof ENTRY_COLUMNS)[number], string>> = { sequence: "::integer", success: "::boolean" };
+const MAX_HEADS = 10_000;
+const CONTENDED_MS = 5_000;
 
 const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;
 const ADVANCE_STREAM = `UPDATE "audit_stream" SET "lastSequence" = "lastSequence" + $1 WHERE "stream" = $2 RETURNING "lastSequence", "lastHash"`;
