@@ -69,7 +69,8 @@ interface Waiting {
 
 export class AuditLog {
   private waiting: Waiting[] = [];
-  private draining: Promise<void> | null = null;
+  private scheduled = false;
+  private inFlight = 0;
   private readonly committedListeners: Array<(entries: AuditEntryEntity[]) => void> = [];
   /** Observes each group commit (seconds), for metrics. */
   onFlush: ((seconds: number) => void) | null = null;
@@ -89,7 +90,14 @@ export class AuditLog {
   /** Durable once the promise resolves; concurrent calls share one commit. */
   record(records: AuditRecord[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.waiting.push({ records, resolve, reject }));
-    this.draining ??= this.drain();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        // this tick's requests join the batch
+        this.scheduled = false;
+        this.startBatches();
+      });
+    }
     return done;
   }
 
@@ -138,32 +146,40 @@ export class AuditLog {
 
   /** Resolves when every entry recorded so far is committed (used at shutdown). */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.scheduled || this.waiting.length > 0 || this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
-  private async drain(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve)); // let this tick's requests join the batch
-    while (this.waiting.length > 0) {
+  /** Starts batches while there is room: one at a time on SQLite (one writer), a few on PostgreSQL. */
+  private startBatches(): void {
+    const limit = this.db.dialect === "postgres" ? POSTGRES_BATCHES_IN_FLIGHT : 1;
+    while (this.waiting.length > 0 && this.inFlight < limit) {
       const batch = this.waiting.splice(0, MAX_BATCH);
-      try {
-        const started = performance.now();
-        const records = batch.flatMap((w) => w.records);
-        const written =
-          this.db.dialect === "sqlite"
-            ? await (this.sqliteWriter
-                ? this.db.sqliteExclusive(() => this.sqliteWriter!.append(records))
-                : this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
-            : await this.appendPostgres(records);
-        this.onFlush?.((performance.now() - started) / 1000);
-        this.markWritten();
-        this.announce(written);
-        for (const w of batch) w.resolve();
-      } catch (error) {
-        this.markFailed();
-        for (const w of batch) w.reject(error);
-      }
+      this.inFlight += 1;
+      void this.commitBatch(batch).finally(() => {
+        this.inFlight -= 1;
+        this.startBatches();
+      });
     }
-    this.draining = null;
+  }
+
+  private async commitBatch(batch: Waiting[]): Promise<void> {
+    try {
+      const started = performance.now();
+      const records = batch.flatMap((w) => w.records);
+      const written =
+        this.db.dialect === "sqlite"
+          ? await (this.sqliteWriter
+              ? this.db.sqliteExclusive(() => this.sqliteWriter!.append(records))
+              : this.db.sqliteBatch((sql) => appendSqlite(sql, records)))
+          : await this.appendPostgres(records);
+      this.onFlush?.((performance.now() - started) / 1000);
+      this.markWritten();
+      this.announce(written);
+      for (const w of batch) w.resolve();
+    } catch (error) {
+      this.markFailed();
+      for (const w of batch) w.reject(error);
+    }
   }
 
   /**
@@ -197,17 +213,22 @@ export class AuditLog {
       return `(${placeholders.join(", ")})`;
     });
     const columns = ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ");
-    const inserted = (await this.db.manager.query(
+    this.heads.set(stream, { lastSequence, lastHash }); // the next batch of this stream may build on it at once
+    const sql =
       `WITH "head" AS (UPDATE "audit_stream" SET "lastSequence" = $1, "lastHash" = $2 WHERE "stream" = $3 AND "lastSequence" = $4 AND "lastHash" = $5 RETURNING 1) ` +
-        `INSERT INTO "audit_entry" (${columns}) SELECT * FROM (VALUES ${tuples.join(", ")}) AS "v" (${columns}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`,
-      values,
-    )) as unknown[];
+      `INSERT INTO "audit_entry" (${columns}) SELECT * FROM (VALUES ${tuples.join(", ")}) AS "v" (${columns}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`;
+    let inserted: unknown[];
+    try {
+      inserted = (await this.db.manager.query(sql, values)) as unknown[];
+    } catch (error) {
+      this.heads.delete(stream);
+      throw error;
+    }
     if (inserted.length !== rows.length) {
       this.heads.delete(stream);
       this.contended.set(stream, Date.now() + CONTENDED_MS);
       return null;
     }
-    this.heads.set(stream, { lastSequence, lastHash });
     return rows;
   }
 
@@ -249,6 +270,8 @@ export class AuditLog {
 /** Column types PostgreSQL cannot infer for parameters in a VALUES list. */
 const CASTS: Partial<Record<(typeof ENTRY_COLUMNS)[number], string>> = { sequence: "::integer", success: "::boolean" };
 const MAX_HEADS = 10_000;
+/** PostgreSQL commits several batches at once (on several pool connections; a stream's head row orders them). */
+const POSTGRES_BATCHES_IN_FLIGHT = 4;
 const CONTENDED_MS = 5_000;
 
 const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;
