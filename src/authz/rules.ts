@@ -8,7 +8,11 @@
  *   the server's formatError instead of being turned into FORBIDDEN.
  * - The rules read only the context principal, never arguments, so no cache can carry one
  *   organization's answer to another; they are cheap, so they run uncached.
+ * - Fields whose rule is the constant `allow` (every field of a readable object type) get their
+ *   own resolver back after shield is applied (`withoutAllowWrappers`): shield would let them
+ *   through anyway, and its wrapper makes every field of every result asynchronous.
  */
+import { isObjectType, type GraphQLSchema } from "graphql";
 import { allow, deny, rule, shield } from "graphql-shield";
 import type { IRules } from "graphql-shield";
 import { AppError } from "../shared/errors";
@@ -44,4 +48,19 @@ export function buildShield() {
     debug: false,
     fallbackError: () => new AppError("FORBIDDEN", "Access denied: this field has no access rule"),
   });
+}
+
+/**
+ * `shielded` with the resolvers of `unshielded` put back on the fields of READABLE_OBJECT_TYPES
+ * (their rule is `allow`). Root fields and every other type keep shield's wrapper and rules.
+ */
+export function withoutAllowWrappers(shielded: GraphQLSchema, unshielded: GraphQLSchema): GraphQLSchema {
+  for (const typeName of READABLE_OBJECT_TYPES) {
+    const target = shielded.getType(typeName);
+    const source = unshielded.getType(typeName);
+    if (!isObjectType(target) || !isObjectType(source)) throw new Error(`readable type ${typeName} is not an object type of the schema`);
+    const original = source.getFields();
+    for (const [name, field] of Object.entries(target.getFields())) field.resolve = original[name]?.resolve;
+  }
+  return shielded;
 }

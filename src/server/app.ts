@@ -7,13 +7,14 @@ import { dirname, join } from "node:path";
 import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { applyMiddleware } from "graphql-middleware";
 import pino, { type Logger } from "pino";
 import type { ContainerType } from "type-graphql";
-import { buildShield } from "../authz/rules";
+import { buildShield, withoutAllowWrappers } from "../authz/rules";
 import { Metrics, type PoolStats } from "../metrics/metrics";
 import { serveMetrics } from "../metrics/metrics-server";
 import { registerAuditExportRoutes } from "../audit/audit-export.routes";
@@ -157,7 +158,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
     // Audit is applied first, so it wraps shield and also records what shield denies.
-    const schema = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" }), buildShield());
+    const audited = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" }));
+    const schema = withoutAllowWrappers(applyMiddleware(audited, buildShield()), audited);
 
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
@@ -203,13 +205,18 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       stopOnTerminationSignals: false,
       formatError,
       validationRules: withPageSizeBound(protection.validationRules),
-      plugins: [...protection.plugins, errorLoggingPlugin(logger), fastifyApolloDrainPlugin(fastify)],
+      // No response caching (answers are per principal; /graphql sends Cache-Control: no-store), and
+      // the cache-control plugin would hook into the resolution of every field.
+      plugins: [...protection.plugins, errorLoggingPlugin(logger), fastifyApolloDrainPlugin(fastify), ApolloServerPluginCacheControlDisabled()],
     });
     await apollo.start();
 
     fastify.route({
       url: "/graphql",
       method: ["GET", "POST", "OPTIONS"],
+      onRequest: async (_request, reply) => {
+        reply.header("cache-control", "no-store");
+      },
       handler: fastifyApolloHandler(apollo, { context: contextFactory(authentication) }),
     });
     fastify.setErrorHandler((error: FastifyError, request, reply) => {

@@ -24,7 +24,7 @@ import {
 } from "graphql";
 import { applyMiddleware } from "graphql-middleware";
 import { OPERATIONS, READABLE_OBJECT_TYPES } from "../../src/authz/operations";
-import { buildRuleTree, buildShield } from "../../src/authz/rules";
+import { buildRuleTree, buildShield, withoutAllowWrappers } from "../../src/authz/rules";
 import { RoleEntity } from "../../src/roles/role.entity";
 import { printSchemaFile } from "../../src/server/print-schema";
 import { buildTypeSchema } from "../../src/server/schema";
@@ -147,7 +147,7 @@ describe("acl-06 deny by default at runtime: the fallback rule", () => {
         extend type Principal { unlistedObject: UnlistedType }
       `),
     );
-    guarded = applyMiddleware(extended, buildShield());
+    guarded = withoutAllowWrappers(applyMiddleware(extended, buildShield()), extended); // as src/server/app.ts composes it
   });
 
   const rootValue = {
@@ -177,6 +177,15 @@ describe("acl-06 deny by default at runtime: the fallback rule", () => {
     const result = await run(`mutation { unlistedMutation }`);
     expect(codes(result)).toEqual([{ path: "unlistedMutation", code: "FORBIDDEN" }]);
     expect(result.data).toEqual({ unlistedMutation: null });
+  });
+
+  test("fields of readable types run their own resolvers (their rule is allow); root fields and unlisted types keep shield", () => {
+    for (const typeName of READABLE_OBJECT_TYPES) {
+      const type = guarded.getType(typeName) as GraphQLObjectType;
+      for (const field of Object.values(type.getFields())) expect(field.resolve).toBeUndefined(); // SDL schema: the default resolver
+    }
+    expect((guarded.getQueryType()!.getFields().me.resolve as unknown) ?? null).not.toBeNull();
+    expect((guarded.getType("UnlistedType") as GraphQLObjectType).getFields().value.resolve).toBeDefined();
   });
 
   test("acl-06 the fields of an unlisted object type are FORBIDDEN, even reached through an allowed field", async () => {
