@@ -158,8 +158,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
     // Audit is applied first, so it wraps shield and also records what shield denies.
-    const audited = applyMiddleware(await buildTypeSchema(container), auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" }));
-    const schema = withoutAllowWrappers(applyMiddleware(audited, buildShield()), audited);
+    const typeSchema = await buildTypeSchema(container);
+    const audited = auditMiddleware(db, audit, logger, observe, { successfulReads: config.auditReads === "all" });
+    const schema = withoutAllowWrappers(applyMiddleware(typeSchema, audited, buildShield()), typeSchema);
 
     const fastify = Fastify({
       loggerInstance: logger as FastifyBaseLogger,

@@ -179,6 +179,17 @@ describe("acl-06 deny by default at runtime: the fallback rule", () => {
     expect(result.data).toEqual({ unlistedMutation: null });
   });
 
+  test("composed as the service does: readable types keep type-graphql's resolvers, root fields get audit + shield", async () => {
+    const typeSchema = await buildTypeSchema();
+    const served = withoutAllowWrappers(applyMiddleware(typeSchema, buildShield()), typeSchema);
+    for (const typeName of READABLE_OBJECT_TYPES) {
+      const own = (typeSchema.getType(typeName) as GraphQLObjectType).getFields();
+      for (const [name, field] of Object.entries((served.getType(typeName) as GraphQLObjectType).getFields())) expect(field.resolve).toBe(own[name].resolve);
+    }
+    const rootOwn = typeSchema.getQueryType()!.getFields().can.resolve;
+    expect(served.getQueryType()!.getFields().can.resolve).not.toBe(rootOwn);
+  });
+
   test("fields of readable types run their own resolvers (their rule is allow); root fields and unlisted types keep shield", () => {
     for (const typeName of READABLE_OBJECT_TYPES) {
       const type = guarded.getType(typeName) as GraphQLObjectType;
