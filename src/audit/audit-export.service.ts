@@ -55,11 +55,20 @@ const EXPORT_PROPERTIES: readonly string[] = COLUMNS.map((c) => c.property);
 /** `"name":` of each column, with the separating comma before every one but the first. */
 const JSON_KEYS: readonly string[] = COLUMNS.map((c, i) => `${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`);
 
-/** An entry read by the export (an instant may be a Date or its ISO-8601 text). */
+/**
+ * An entry read by the export: the values of EXPORT_PROPERTIES in their order (what
+ * AuditQueryService.pages yields), or an entity-like object. An instant may be a Date or its
+ * ISO-8601 text.
+ */
 type ExportEntry = AuditExportRow | object;
 
-function valueOf(entry: ExportEntry, column: Column): string | number | boolean | null {
-  const value = (entry as Record<string, unknown>)[column.property];
+function valuesOf(entry: ExportEntry): AuditExportRow {
+  return Array.isArray(entry) ? entry : EXPORT_PROPERTIES.map((property) => (entry as Record<string, unknown>)[property]);
+}
+
+function valueOf(values: AuditExportRow, at: number): string | number | boolean | null {
+  const value = values[at];
+  const column = COLUMNS[at];
   if (value == null) return null;
   if (value instanceof Date) return value.toISOString();
   if (column.isId) return String(value);
@@ -68,9 +77,10 @@ function valueOf(entry: ExportEntry, column: Column): string | number | boolean 
 
 /** One JSON Lines record: exactly `JSON.stringify` of the object of the columns, in their order. */
 export function jsonLine(entry: ExportEntry): string {
+  const values = valuesOf(entry);
   let line = "";
   for (let i = 0; i < COLUMNS.length; i += 1) {
-    const value = valueOf(entry, COLUMNS[i]);
+    const value = valueOf(values, i);
     line += JSON_KEYS[i] + (value === null ? "null" : typeof value === "string" ? JSON.stringify(value) : String(value));
   }
   return `${line}}\n`;
@@ -92,7 +102,10 @@ export function csvHeader(): string {
 }
 
 export function csvRecord(entry: ExportEntry): string {
-  return `${COLUMNS.map((column) => csvField(valueOf(entry, column))).join(",")}\r\n`;
+  const values = valuesOf(entry);
+  let record = csvField(valueOf(values, 0));
+  for (let i = 1; i < COLUMNS.length; i += 1) record += `,${csvField(valueOf(values, i))}`;
+  return `${record}\r\n`;
 }
 
 export class AuditExportService {
@@ -110,7 +123,13 @@ export class AuditExportService {
     const em = this.db.manager;
     const upToId = await this.queries.lastId(em);
     const pages = this.queries.pages(em, filter, upToId, this.pageSize, EXPORT_PROPERTIES);
-    const first = await pages.next();
+    const opened = await pages.next();
+    let first: ExportEntry[] | null = opened.done ? null : opened.value;
+    const takeFirst = () => {
+      const page = first!;
+      first = null; // not held for the whole export
+      return page;
+    };
     const line = format === "csv" ? csvRecord : jsonLine;
     function* encode(page: readonly ExportEntry[]): Generator<string> {
       let chunk = "";
@@ -126,8 +145,8 @@ export class AuditExportService {
     async function* chunks(): AsyncGenerator<string> {
       try {
         if (format === "csv") yield csvHeader();
-        if (first.done) return;
-        yield* encode(first.value);
+        if (first === null) return;
+        yield* encode(takeFirst());
         for await (const page of pages) yield* encode(page);
       } finally {
         await pages.return(undefined); // the client went away: stop reading pages

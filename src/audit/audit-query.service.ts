@@ -33,8 +33,11 @@ declare const scoped: unique symbol;
 /** A filter limited to what its principal may read (see `AuditQueryService.scope`). */
 export type ScopedAuditFilter = Readonly<AuditFilter> & { readonly [scoped]: true };
 
-/** An entry as an export reads it: the requested properties; an instant may stay its stored ISO-8601 text. */
-export type AuditExportRow = Record<string, unknown>;
+/**
+ * An entry as an export reads it: the values of the requested properties, in their order (an
+ * instant may stay its stored ISO-8601 text).
+ */
+export type AuditExportRow = unknown[];
 
 const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -98,24 +101,60 @@ export class AuditQueryService {
 
   /**
    * Every matching entry with id ≤ upToId, one keyset page at a time; the next page is read only
-   * when asked for. Rows hold the given properties (every column when omitted), converted column
-   * by column as entity loading does (booleans, instants), except that an instant stored in the
-   * canonical ISO-8601 form stays that text: the export writes that very text.
+   * when asked for. A row holds the values of the given properties in their order, read raw (no
+   * object per row) and converted as entity loading does (booleans, instants), except that an
+   * instant stored in the canonical ISO-8601 form stays that text: the export writes that very text.
    */
-  async *pages(em: EntityManager, filter: ScopedAuditFilter, upToId: number, pageSize: number, properties?: readonly string[]): AsyncGenerator<AuditExportRow[]> {
+  async *pages(em: EntityManager, filter: ScopedAuditFilter, upToId: number, pageSize: number, properties: readonly string[]): AsyncGenerator<AuditExportRow[]> {
     const all = em.connection.getMetadata(AuditEntryEntity).columns;
-    const columns = properties ? all.filter((c) => properties.includes(c.propertyName)) : all;
-    const converters = columns.map((column) => [column.propertyName, converterOf(em, column)] as const).filter(([, convert]) => convert !== null) as Array<[string, (value: unknown) => unknown]>;
+    const columns = properties.map((property) => {
+      const column = all.find((c) => c.propertyName === property);
+      if (!column) throw new Error(`audit_entry has no column for ${property}`);
+      return column;
+    });
+    const idAt = properties.indexOf("id");
+    if (idAt < 0) throw new Error("an export reads the id (its keyset)");
+    const converters = columns.map((column, at) => [at, converterOf(em, column)] as const).filter(([, convert]) => convert !== null) as Array<[number, (value: unknown) => unknown]>;
     let afterId = 0;
     while (afterId < upToId) {
       const { sql, parameters } = this.sql(em, filter, columns, pageSize, afterId, upToId);
-      const page: AuditExportRow[] = await em.query(sql, parameters);
-      for (const row of page) for (const [property, convert] of converters) row[property] = convert(row[property]);
+      const page = await rawRows(em, sql, parameters);
+      for (const row of page) for (const [at, convert] of converters) row[at] = convert(row[at]);
       if (page.length > 0) yield page;
       if (page.length < pageSize) return;
-      afterId = page[page.length - 1].id as number;
+      afterId = page[page.length - 1][idAt] as number;
     }
   }
+}
+
+/**
+ * Rows as arrays of column values, without an object per row. PostgreSQL: a pooled client in
+ * array row mode. SQLite: the one connection TypeORM shares, in one synchronous call (no other
+ * statement runs in between; it reads what a TypeORM query at that moment would read).
+ */
+async function rawRows(em: EntityManager, sql: string, parameters: unknown[]): Promise<unknown[][]> {
+  if (em.connection.options.type === "postgres") {
+    const driver = em.connection.driver as unknown as { obtainMasterConnection(): Promise<[PgClient, (error?: unknown) => void]> };
+    const [client, release] = await driver.obtainMasterConnection();
+    try {
+      const result = await client.query({ text: sql, values: parameters, rowMode: "array" });
+      release();
+      return result.rows;
+    } catch (error) {
+      release(error); // a client that failed mid-query is not reused
+      throw error;
+    }
+  }
+  const connection = (em.connection.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+  return connection.prepare(sql).raw(true).all(...parameters);
+}
+
+interface PgClient {
+  query(config: { text: string; values: unknown[]; rowMode: "array" }): Promise<{ rows: unknown[][] }>;
+}
+
+interface SqliteConnection {
+  prepare(sql: string): { raw(on: boolean): { all(...parameters: unknown[]): unknown[][] } };
 }
 
 /** How a raw value of the column becomes what entity loading would give (null: it stays as read). */
