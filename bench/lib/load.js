@@ -30,7 +30,8 @@ function runAutocannon(opts, onResponse) {
 }
 
 // Returns { responses, seconds, reqPerSec, p50Ms, p99Ms, non2xx, errorBodies, connErrors, timeouts }.
-async function runLoad({ url, workload, connections, durationS, warmupS }) {
+// beforeMeasure(): awaited between the warm-up and the measured run.
+async function runLoad({ url, workload, connections, durationS, warmupS, beforeMeasure }) {
   const base = {
     url: new URL(url).origin,
     connections,
@@ -38,6 +39,7 @@ async function runLoad({ url, workload, connections, durationS, warmupS }) {
     verifyBody: bodyHasNoErrors,
   };
   if (warmupS > 0) await runAutocannon({ ...base, duration: warmupS });
+  if (beforeMeasure) await beforeMeasure();
 
   const times = [];
   let non2xx = 0;
