@@ -82,14 +82,16 @@ export class AuditQueryService {
 
   /** One page of entries matching the filter with afterId < id, oldest first. */
   async list(em: EntityManager, principal: Principal, filter: AuditFilter, limit: number, afterId: number | null): Promise<AuditEntryEntity[]> {
-    const { driver } = em.connection;
     const columns = em.connection.getMetadata(AuditEntryEntity).columns;
     const { sql, parameters } = this.sql(em, this.scope(principal, filter), columns, limit, afterId);
-    const raw: Array<Record<string, unknown>> = await em.query(sql, parameters);
-    return raw.map((row) => {
-      const entry = new AuditEntryEntity();
-      for (const column of columns) (entry as unknown as Record<string, unknown>)[column.propertyName] = driver.prepareHydratedValue(row[column.propertyName], column);
-      return entry;
+    const converters = columns.map((column) => converterOf(em, column, "date"));
+    return (await rawRows(em, sql, parameters)).map((row) => {
+      const entry = new AuditEntryEntity() as unknown as Record<string, unknown>;
+      for (let at = 0; at < columns.length; at += 1) {
+        const convert = converters[at];
+        entry[columns[at].propertyName] = convert ? convert(row[at]) : row[at];
+      }
+      return entry as unknown as AuditEntryEntity;
     });
   }
 
@@ -114,7 +116,7 @@ export class AuditQueryService {
     });
     const idAt = properties.indexOf("id");
     if (idAt < 0) throw new Error("an export reads the id (its keyset)");
-    const converters = columns.map((column, at) => [at, converterOf(em, column)] as const).filter(([, convert]) => convert !== null) as Array<[number, (value: unknown) => unknown]>;
+    const converters = columns.map((column, at) => [at, converterOf(em, column, "text")] as const).filter(([, convert]) => convert !== null) as Array<[number, (value: unknown) => unknown]>;
     let afterId = 0;
     while (afterId < upToId) {
       const { sql, parameters } = this.sql(em, filter, columns, pageSize, afterId, upToId);
@@ -157,11 +159,15 @@ interface SqliteConnection {
   prepare(sql: string): { raw(on: boolean): { all(...parameters: unknown[]): unknown[][] } };
 }
 
-/** How a raw value of the column becomes what entity loading would give (null: it stays as read). */
-function converterOf(em: EntityManager, column: ColumnMetadata): ((value: unknown) => unknown) | null {
+/**
+ * How a raw value of the column becomes what entity loading would give (null: it stays as read).
+ * instants "text": an instant stored in canonical form stays its text (what toISOString() of the
+ * loaded Date gives, see src/shared/dates.ts).
+ */
+function converterOf(em: EntityManager, column: ColumnMetadata, instants: "date" | "text"): ((value: unknown) => unknown) | null {
   const { driver } = em.connection;
   if (column.transformer) {
-    // Instants (src/shared/dates.ts): the stored canonical text is what toISOString() of the loaded Date gives.
+    if (instants === "date") return (value) => driver.prepareHydratedValue(value, column);
     return (value) => (typeof value === "string" && CANONICAL_INSTANT.test(value) ? value : driver.prepareHydratedValue(value, column));
   }
   if (column.type === "boolean" && em.connection.options.type !== "postgres") return (value) => (value == null ? null : value === 1 || value === true);
