@@ -148,15 +148,34 @@ async function rawRows(em: EntityManager, sql: string, parameters: unknown[]): P
     }
   }
   const connection = (em.connection.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
-  return connection.prepare(sql).raw(true).all(...parameters);
+  let statements = SQLITE_STATEMENTS.get(connection);
+  if (!statements) SQLITE_STATEMENTS.set(connection, (statements = new Map()));
+  let statement = statements.get(sql);
+  if (!statement) {
+    if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+    statement = connection.prepare(sql).raw(true);
+    statements.set(sql, statement);
+  }
+  return statement.all(...parameters);
 }
+
+/**
+ * Prepared SQLite statements by connection and SQL (preparing cost about a third of a page read).
+ * The SQL varies only with which filters are set, so a handful of entries is the usual size.
+ */
+const SQLITE_STATEMENTS = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+const MAX_CACHED_STATEMENTS = 64;
 
 interface PgClient {
   query(config: { text: string; values: unknown[]; rowMode: "array" }): Promise<{ rows: unknown[][] }>;
 }
 
+interface SqliteStatement {
+  all(...parameters: unknown[]): unknown[][];
+}
+
 interface SqliteConnection {
-  prepare(sql: string): { raw(on: boolean): { all(...parameters: unknown[]): unknown[][] } };
+  prepare(sql: string): { raw(on: boolean): SqliteStatement };
 }
 
 /**
