@@ -103,7 +103,7 @@ export class AuditQueryService {
 
   /**
    * Every matching entry with id ≤ upToId, one keyset page at a time; the next page is read only
-   * when asked for. A row holds the values of the given properties in their order, read raw (no
+   * when asked for, and a page is valid until then (it is emptied when the next is asked for). A row holds the values of the given properties in their order, read raw (no
    * object per row) and converted as entity loading does (booleans, instants), except that an
    * instant stored in the canonical ISO-8601 form stays that text: the export writes that very text.
    */
@@ -122,9 +122,16 @@ export class AuditQueryService {
       const { sql, parameters } = this.sql(em, filter, columns, pageSize, afterId, upToId);
       const page = await rawRows(em, sql, parameters);
       for (const row of page) for (const [at, convert] of converters) row[at] = convert(row[at]);
-      if (page.length > 0) yield page;
-      if (page.length < pageSize) return;
-      afterId = page[page.length - 1][idAt] as number;
+      const count = page.length;
+      if (count === 0) return;
+      afterId = page[count - 1][idAt] as number;
+      yield page;
+      // Asked for the next page, the consumer is done with this one. Emptied, its rows die young
+      // even though the array is still referenced for a while (a suspended generator's frame);
+      // rows that outlive two young-generation GCs are promoted, and a million of them would pile
+      // up in the old generation until a full GC (+30 MB RSS on SQLite).
+      page.length = 0;
+      if (count < pageSize) return;
     }
   }
 }
@@ -141,7 +148,12 @@ async function rawRows(em: EntityManager, sql: string, parameters: unknown[]): P
     try {
       const result = await client.query({ text: sql, values: parameters, rowMode: "array" });
       release();
-      return result.rows;
+      // pg keeps its last result reachable for a while; rows left on it outlive a young-generation
+      // GC or two and are promoted, so an export's garbage piles up in the old generation (RSS
+      // +130 MB over 1,000,000 rows). Taken off the result, a page dies young once it is written.
+      const { rows } = result;
+      result.rows = [];
+      return rows;
     } catch (error) {
       release(error); // a client that failed mid-query is not reused
       throw error;
