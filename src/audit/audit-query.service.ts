@@ -103,9 +103,10 @@ export class AuditQueryService {
 
   /**
    * Every matching entry with id ≤ upToId, one keyset page at a time; the next page is read only
-   * when asked for, and a page is valid until then (it is emptied when the next is asked for). A row holds the values of the given properties in their order, read raw (no
-   * object per row) and converted as entity loading does (booleans, instants), except that an
-   * instant stored in the canonical ISO-8601 form stays that text: the export writes that very text.
+   * when asked for, and a page is valid until then (it is emptied when the next is asked for).
+   * A row holds the values of the given properties in their order, read raw (no object per row)
+   * and converted as entity loading does (booleans, instants), except that an instant stored in
+   * the canonical ISO-8601 form stays that text: the export writes that very text.
    */
   async *pages(em: EntityManager, filter: ScopedAuditFilter, upToId: number, pageSize: number, properties: readonly string[]): AsyncGenerator<AuditExportRow[]> {
     const all = em.connection.getMetadata(AuditEntryEntity).columns;
