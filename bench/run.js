@@ -15,6 +15,7 @@ const scenarios = require('./scenarios');
 const { startServer, killAll: killAllServers } = require('./lib/server');
 const { killAllIdps } = require('./lib/oidc-idp');
 const { runLoad } = require('./lib/load');
+const { scrapeBuckets, percentileBound } = require('./lib/server-metrics');
 const { post, gql, checkResponse, bearer } = require('./lib/graphql');
 const { createDatabase } = require('./lib/postgres');
 const { ratio } = require('./lib/stats');
@@ -164,23 +165,43 @@ async function runJob(job, round, config) {
       bearer,
       gql: (query, variables, headers) => gql(server.url, query, variables, headers),
       databaseUrl: prepared.databaseUrl,
+      serverPid: server.pid,
     };
     const setupStarted = process.hrtime.bigint();
     workload = await step('setup', () => job.scenario.setup(ctx, config));
     row.setupSeconds = Number(process.hrtime.bigint() - setupStarted) / 1e9;
     await step('check', () => verifyWorkload(server.url, workload));
-    const load = await runLoad({
-      url: server.url,
-      workload,
-      connections: config.connections,
-      durationS: config.durationS,
-      warmupS: config.warmupS,
-      cpuSeconds: server.cpuSeconds,
-    });
+    // serverMetric: read the service's own histogram of that root field around the load.
+    const metricsBase = server.url.replace(/\/graphql$/, '');
+    let metricsBefore = null;
+    const beforeMeasure = workload.serverMetric
+      ? async () => {
+          metricsBefore = await step('metrics', () => scrapeBuckets(metricsBase, ctx.bearer(ctx.platformKey), workload.serverMetric));
+        }
+      : undefined;
+    // A workload with run() measures itself (e.g. one streamed export) instead of an autocannon load.
+    const load = workload.run
+      ? await step('run', () => workload.run())
+      : await runLoad({
+          url: server.url,
+          workload,
+          connections: config.connections,
+          durationS: config.durationS,
+          warmupS: config.warmupS,
+          beforeMeasure,
+          cpuSeconds: server.cpuSeconds,
+        });
     Object.assign(row, load);
+    if (metricsBefore) {
+      const after = await step('metrics', () => scrapeBuckets(metricsBase, ctx.bearer(ctx.platformKey), workload.serverMetric));
+      row.serverP95BoundMs = percentileBound(metricsBefore, after, 95);
+      row.serverP99BoundMs = percentileBound(metricsBefore, after, 99);
+    }
+    if (workload.run) row.single = true;
+    if (workload.note) row.note = workload.note;
     if (workload.unit) {
       row.unit = workload.unit;
-      row.unitsPerSec = load.reqPerSec / (workload.requestsPerUnit || 1);
+      if (row.unitsPerSec == null) row.unitsPerSec = load.reqPerSec / (workload.requestsPerUnit || 1);
     }
     row.peakRssMb = server.peakRssMb();
     row.serverStdoutMb = server.stdoutBytesAfterListening() / 1024 ** 2;
@@ -199,7 +220,7 @@ async function runJob(job, round, config) {
 function compareWithBaseline(runs) {
   for (const run of runs) {
     const base = runs.find((r) => r.round === run.round && r.server === 'baseline' && r.status === 'ok');
-    if (!base || run.status !== 'ok') continue;
+    if (!base || run.status !== 'ok' || run.single) continue; // a single download has nothing to compare
     run.vsBaseline = ratio(run.reqPerSec, base.reqPerSec);
     run.p99VsBaseline = ratio(run.p99Ms, base.p99Ms);
   }
@@ -209,9 +230,16 @@ function describe(row) {
   const where = row.db ? ` [${row.db}]` : '';
   if (row.status !== 'ok') return `round ${row.round}: ${row.scenario}${where} FAILED\n  ${row.error.replace(/\n/g, '\n  ')}`;
   const flags = report.hasErrors(row) ? '  <-- ERRORS' : '';
+  if (row.single) {
+    return (
+      `round ${row.round}: ${row.scenario}${where}: ${row.rows} ${row.unit} in ${row.seconds.toFixed(2)} s = ` +
+      `${row.unitsPerSec.toFixed(0)} ${row.unit}/s, service RSS during it ${row.exportPeakRssMb?.toFixed(1)} MB (peak since start ${row.peakRssMb?.toFixed(1)} MB)${flags}`
+    );
+  }
+  const server = row.serverP95BoundMs == null ? '' : `, server-side p95 <= ${row.serverP95BoundMs} ms, p99 <= ${row.serverP99BoundMs} ms`;
   return (
     `round ${row.round}: ${row.scenario}${where}: ${row.reqPerSec.toFixed(1)} req/s, ` +
-    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms` +
+    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms${server}` +
     `${row.serverCpuMsPerResponse != null ? `, server CPU ${row.serverCpuMsPerResponse.toFixed(2)} ms/response` : ''}${flags}`
   );
 }

@@ -12,6 +12,9 @@
 
 const { samlLoginWorkload, oidcLoginWorkload } = require('./lib/logins');
 
+const { seedAuditEntries } = require('./lib/audit-seed');
+const { exportWorkload } = require('./lib/export');
+
 const TYPENAME = { query: '{ __typename }' };
 
 // Role given to the IdP groups mapped by the benchmark (a built-in role that
@@ -115,40 +118,6 @@ async function refreshRotationWorkload(ctx) {
       pool.push(answer.json.refresh_token);
     },
   };
-}
-
-// Writes `count` audit entries of one organization straight into the SQLite file, in one
-// transaction (chained hashes are not needed to measure reads). PostgreSQL: generate_series.
-async function seedAuditEntries(ctx, organizationId, count) {
-  const ts = (i) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
-  if (ctx.databaseUrl.startsWith('sqlite:')) {
-    const Database = require('better-sqlite3');
-    const db = new Database(ctx.databaseUrl.slice('sqlite:'.length));
-    db.pragma('busy_timeout = 10000');
-    const insert = db.prepare(
-      'INSERT INTO "audit_entry" ("stream","sequence","timestamp","organizationId","actorId","actorKind","role","action","operation","resource","success","reason","ipAddress","userAgent","requestId","previousHash","hash") ' +
-        "VALUES (?, ?, ?, ?, ?, 'SERVICE', 'service', ?, 'Query.can', ?, ?, NULL, '10.0.0.1', 'bench', ?, '', '')",
-    );
-    const offset = 1_000_000;
-    db.transaction(() => {
-      for (let i = 1; i <= count; i++) {
-        insert.run(organizationId, offset + i, ts(i), organizationId, `actor-${i % 50}`, i % 4 === 0 ? 'delete' : 'read', `conversation:${i}`, i % 4 === 0 ? 0 : 1, `seed-${i}`);
-      }
-    })();
-    db.close();
-    return;
-  }
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: ctx.databaseUrl });
-  await client.connect();
-  await client.query(
-    `INSERT INTO "audit_entry" ("stream","sequence","timestamp","organizationId","actorId","actorKind","role","action","operation","resource","success","reason","ipAddress","userAgent","requestId","previousHash","hash")
-     SELECT $1, 1000000 + i, to_char(timestamp '2026-01-01' + i * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), $1, 'actor-' || (i % 50), 'SERVICE', 'service',
-            CASE WHEN i % 4 = 0 THEN 'delete' ELSE 'read' END, 'Query.can', 'conversation:' || i, i % 4 <> 0, NULL, '10.0.0.1', 'bench', 'seed-' || i, '', ''
-     FROM generate_series(1, $2::int) AS i`,
-    [organizationId, count],
-  );
-  await client.end();
 }
 
 const ACTIONS = ['READ', 'WRITE', 'DELETE', 'ADMIN'];
@@ -258,7 +227,24 @@ module.exports = [
       return {
         body: { query: `{ auditEntries(filter: { organizationId: ${str(org.id)}, action: "delete", success: false }, first: 50) { edges { node { id sequence action resource } } pageInfo { hasNextPage endCursor } } }` },
         headers: ctx.bearer(ctx.platformKey),
+        serverMetric: 'Query.auditEntries', // also report the service's own p95 / p99 (GET /metrics)
       };
+    },
+  },
+  {
+    // One streamed download of the whole export, not an autocannon load: rows/s and the service's
+    // resident memory while it streams (bench/lib/export.js).
+    name: 'audit export (1,000,000 entries)',
+    server: 'service',
+    setup: async (ctx) => {
+      const org = await createOrganization(ctx);
+      const count = Number(process.env.BENCH_AUDIT_ENTRIES || 1_000_000);
+      await seedAuditEntries(ctx, org.id, count);
+      return exportWorkload(ctx, {
+        path: `/audit/export?format=jsonl&organizationId=${encodeURIComponent(org.id)}`,
+        headers: ctx.bearer(ctx.platformKey),
+        expectRows: count,
+      });
     },
   },
   {

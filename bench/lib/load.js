@@ -41,7 +41,8 @@ function runAutocannon(opts, onResponse) {
 // itself detected (e.g. a bad redirect target, an exhausted pool).
 // cpuSeconds (optional): the server process's CPU time so far; the run then reports the server's
 // CPU milliseconds per response over the measured part (less sensitive to a busy machine than req/s).
-async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeconds }) {
+// beforeMeasure(): awaited between the warm-up and the measured run.
+async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeconds, beforeMeasure }) {
   const base = {
     url: new URL(url).origin,
     connections,
@@ -79,6 +80,7 @@ async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeco
     const warmupAmount = workload.warmupAmount || connections;
     await runAutocannon(fixed ? await fixedRun(warmupAmount) : { ...base, duration: warmupS });
   }
+  if (beforeMeasure) await beforeMeasure();
   const before = workload.problems ? workload.problems() : {};
   if (fixed) {
     const batch = workload.batchSize || workload.amount;

@@ -22,10 +22,18 @@ const fixed = (value, digits) => (value == null ? '-' : value.toFixed(digits));
 const times = (value) => (value == null ? '-' : `${value < 0.1 ? value.toPrecision(2) : value.toFixed(2)}x`);
 
 function throughputCell(run) {
-  const rps = fixed(run.reqPerSec, 1);
+  const rps = fixed(run.reqPerSec, run.single ? 3 : 1);
   // A fixed-count run (single-use requests such as logins): how many, in how long.
   if (run.amount != null) return `${rps} (${run.amount} ${run.unit || 'requests'} in ${fixed(run.seconds, 1)} s)`;
-  return run.unit ? `${rps} (${fixed(run.unitsPerSec, 1)} ${run.unit}/s)` : rps;
+  return run.unit ? `${rps} (${fixed(run.unitsPerSec, run.single ? 0 : 1)} ${run.unit}/s)` : rps;
+}
+
+// A single measured download (bench/lib/export.js) names what its row means and the memory it took.
+function scenarioCell(run) {
+  if (run.serverP95BoundMs != null) return `${run.scenario} [server-side p95 ≤ ${run.serverP95BoundMs} ms, p99 ≤ ${run.serverP99BoundMs} ms]`;
+  if (!run.single) return run.scenario;
+  const rss = run.exportPeakRssMb == null ? '' : `; service RSS during it ${fixed(run.exportPeakRssMb, 1)} MB`;
+  return `${run.scenario} [${run.note || 'single run'}${rss}]`;
 }
 
 // Markdown cells must not contain pipes or newlines.
@@ -61,7 +69,7 @@ function runsTable(runs) {
   ];
   for (const r of runs) {
     lines.push(
-      `| ${r.round} | ${r.scenario} | ${r.db || '-'} | ${throughputCell(r)} | ${times(r.vsBaseline)} | ` +
+      `| ${r.round} | ${cell(scenarioCell(r))} | ${r.db || '-'} | ${throughputCell(r)} | ${times(r.vsBaseline)} | ` +
         `${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${times(r.p99VsBaseline)} | ${fixed(r.peakRssMb, 1)} | ${problemsCell(r)} |`,
     );
   }
@@ -83,8 +91,10 @@ function summaryTable(runs) {
   for (const [key, group] of groups) {
     const [scenario, db] = key.split('|');
     const m = (field) => median(group.map((r) => r[field]));
+    const unit = group[0].unit;
+    const throughput = unit ? `${fixed(m('reqPerSec'), group[0].single ? 3 : 1)} (${fixed(m('unitsPerSec'), group[0].single ? 0 : 1)} ${unit}/s)` : fixed(m('reqPerSec'), 1);
     lines.push(
-      `| ${scenario} | ${db} | ${group.length} | ${fixed(m('reqPerSec'), 1)} | ${times(m('vsBaseline'))} | ` +
+      `| ${scenario} | ${db} | ${group.length} | ${throughput} | ${times(m('vsBaseline'))} | ` +
         `${fixed(m('p99Ms'), 2)} | ${times(m('p99VsBaseline'))} | ${group.filter(hasErrors).length} |`,
     );
   }

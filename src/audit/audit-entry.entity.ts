@@ -12,6 +12,12 @@ import { INSTANT_COLUMN } from "../shared/dates";
 @Index("ix_audit_entry_timestamp", ["timestamp"])
 /** Per-address counts (failed-login alerts, src/audit/alerts) and address filters. */
 @Index("ix_audit_entry_ip_address", ["ipAddress", "id"])
+/** Filtered pages of one organization in id order (src/audit/audit-query.service.ts). */
+@Index("ix_audit_entry_organization_action", ["organizationId", "action", "id"])
+@Index("ix_audit_entry_organization_success", ["organizationId", "success", "id"])
+@Index("ix_audit_entry_organization_action_success", ["organizationId", "action", "success", "id"])
+@Index("ix_audit_entry_organization_actor", ["organizationId", "actorId", "id"])
+@Index("ix_audit_entry_organization_operation", ["organizationId", "operation", "id"])
 export class AuditEntryEntity {
   @PrimaryGeneratedColumn({ type: "integer" })
   id!: number;
