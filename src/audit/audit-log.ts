@@ -74,6 +74,8 @@ export class AuditLog {
   private readonly committedListeners: Array<(entries: AuditEntryEntity[]) => void> = [];
   /** Observes each group commit (seconds), for metrics. */
   onFlush: ((seconds: number) => void) | null = null;
+  /** PostgreSQL: observes how each stream's part of a group commit was written, for metrics. */
+  onAppend: ((path: "known_head" | "locking") => void) | null = null;
   /** Set when a write fails, cleared by the next successful one; /readyz reports it. */
   private failingSince: Date | null = null;
   /** PostgreSQL: the head each stream had after this instance's last append (a guess, see appendOnKnownHead). */
@@ -149,9 +151,9 @@ export class AuditLog {
     while (this.scheduled || this.waiting.length > 0 || this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
-  /** Starts batches while there is room: one at a time on SQLite (one writer), a few on PostgreSQL. */
+  /** Starts batches while there is room: one at a time, two for SQLite's writer thread (it commits them in order). */
   private startBatches(): void {
-    const limit = this.db.dialect === "postgres" ? POSTGRES_BATCHES_IN_FLIGHT : 1;
+    const limit = this.sqliteWriter ? SQLITE_WRITER_BATCHES_IN_FLIGHT : 1;
     while (this.waiting.length > 0 && this.inFlight < limit) {
       const batch = this.waiting.splice(0, MAX_BATCH);
       this.inFlight += 1;
@@ -190,12 +192,17 @@ export class AuditLog {
    * locking path for a while instead of failing the guess every time.
    */
   private async appendPostgres(records: AuditRecord[]): Promise<AuditEntryEntity[]> {
-    const written: AuditEntryEntity[] = [];
-    for (const [stream, entries] of byStream(records)) {
-      const rows = (await this.appendOnKnownHead(stream, entries)) ?? (await this.db.transaction((em) => this.appendToStream(em, stream, entries)));
-      written.push(...rows);
-    }
-    return written;
+    // Streams in parallel (each locks only its own head row); one batch at a time, so this instance
+    // never guesses a head that one of its own statements is still writing (under READ COMMITTED a
+    // guess past an uncommitted head matches nothing).
+    const parts = await Promise.all(
+      byStream(records).map(async ([stream, entries]) => {
+        const rows = await this.appendOnKnownHead(stream, entries);
+        this.onAppend?.(rows ? "known_head" : "locking");
+        return rows ?? this.db.transaction((em) => this.appendToStream(em, stream, entries));
+      }),
+    );
+    return parts.flat();
   }
 
   private async appendOnKnownHead(stream: string, records: AuditRecord[]): Promise<AuditEntryEntity[] | null> {
@@ -213,22 +220,16 @@ export class AuditLog {
       return `(${placeholders.join(", ")})`;
     });
     const columns = ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ");
-    this.heads.set(stream, { lastSequence, lastHash }); // the next batch of this stream may build on it at once
     const sql =
       `WITH "head" AS (UPDATE "audit_stream" SET "lastSequence" = $1, "lastHash" = $2 WHERE "stream" = $3 AND "lastSequence" = $4 AND "lastHash" = $5 RETURNING 1) ` +
       `INSERT INTO "audit_entry" (${columns}) SELECT * FROM (VALUES ${tuples.join(", ")}) AS "v" (${columns}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`;
-    let inserted: unknown[];
-    try {
-      inserted = (await this.db.manager.query(sql, values)) as unknown[];
-    } catch (error) {
-      this.heads.delete(stream);
-      throw error;
-    }
+    this.heads.delete(stream); // until this append is known to have landed
+    const inserted = (await this.db.manager.query(sql, values)) as unknown[];
     if (inserted.length !== rows.length) {
-      this.heads.delete(stream);
       this.contended.set(stream, Date.now() + CONTENDED_MS);
       return null;
     }
+    this.heads.set(stream, { lastSequence, lastHash });
     return rows;
   }
 
@@ -270,8 +271,8 @@ export class AuditLog {
 /** Column types PostgreSQL cannot infer for parameters in a VALUES list. */
 const CASTS: Partial<Record<(typeof ENTRY_COLUMNS)[number], string>> = { sequence: "::integer", success: "::boolean" };
 const MAX_HEADS = 10_000;
-/** PostgreSQL commits several batches at once (on several pool connections; a stream's head row orders them). */
-const POSTGRES_BATCHES_IN_FLIGHT = 4;
+/** SQLite's writer thread gets the next batch while it commits one, so it never waits for the main thread. */
+const SQLITE_WRITER_BATCHES_IN_FLIGHT = 2;
 const CONTENDED_MS = 5_000;
 
 const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;

@@ -18,8 +18,9 @@
  *   the group was committed: the transactions that had run are refused with that error, those that
  *   had not run yet go to the next group. After every group the runner is reset to the
  *   connection's real state; a transaction still open after COMMIT is rolled back and refused.
- * - `sqliteExclusive` work (the audit writer thread's batch) holds the queue with no transaction
+ * - `sqliteExclusive` work (the audit writer thread's batches) holds the queue with no transaction
  *   open on this connection, so this process never contends with itself for the write lock.
+ *   Exclusive work queued together runs together: the writer thread commits its batches in order.
  */
 import type { DataSource, EntityManager } from "typeorm";
 import type { Dialect } from "./data-source";
@@ -76,6 +77,8 @@ export class Database {
   readonly dialect: Dialect;
   private readonly members: Member[] = [];
   private runningGroups = false;
+  /** While exclusive work runs: what is in flight (more exclusive work may join). */
+  private exclusiveRuns: Set<Promise<void>> | null = null;
   private readonly commitCallbacks = new WeakMap<EntityManager, TransactionCallbacks>();
 
   constructor(readonly dataSource: DataSource) {
@@ -176,9 +179,20 @@ export class Database {
 
   private enqueue<T>(kind: Member["kind"], run: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.members.push({ kind, run, resolve: resolve as (value: unknown) => void, reject });
+      const member: Member = { kind, run, resolve: resolve as (value: unknown) => void, reject };
+      if (kind === "exclusive" && this.exclusiveRuns && this.members.length === 0) this.startExclusive(member);
+      else this.members.push(member);
       if (!this.runningGroups) void this.runGroups();
     });
+  }
+
+  private startExclusive(member: Member): void {
+    const runs = this.exclusiveRuns!;
+    const done: Promise<void> = member
+      .run()
+      .then(member.resolve, member.reject)
+      .finally(() => runs.delete(done));
+    runs.add(done);
   }
 
   private async runGroups(): Promise<void> {
@@ -186,8 +200,12 @@ export class Database {
     try {
       while (this.members.length > 0) {
         if (this.members[0].kind === "exclusive") {
-          const member = this.members.shift()!;
-          await member.run().then(member.resolve, member.reject);
+          // Exclusive work runs together (the writer thread orders its own batches), never beside a
+          // group; more joins while it lasts, until a transaction is queued.
+          const runs = (this.exclusiveRuns = new Set());
+          while (this.members.length > 0 && this.members[0].kind === "exclusive") this.startExclusive(this.members.shift()!);
+          while (runs.size > 0) await Promise.race(runs);
+          this.exclusiveRuns = null;
           continue;
         }
         let size = 0;

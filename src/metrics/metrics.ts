@@ -24,6 +24,7 @@ export class Metrics {
   private readonly logins: Counter<"protocol" | "outcome">;
   private readonly auditFlushSeconds: Histogram;
   private readonly cacheLookups: Counter<"cache" | "result">;
+  private readonly auditAppends: Counter<"path">;
 
   constructor(sources: { auditQueueDepth: () => number; pool: () => PoolStats | null; changeFeedListening: () => boolean }) {
     collectDefaultMetrics({ register: this.registry, prefix: "rbac_process_" });
@@ -39,6 +40,12 @@ export class Metrics {
       name: "rbac_cache_lookups_total",
       help: "Lookups in the in-memory caches of the decision path (API keys, sessions), by result",
       labelNames: ["cache", "result"],
+      registers: [this.registry],
+    });
+    this.auditAppends = new Counter({
+      name: "rbac_audit_appends_total",
+      help: "PostgreSQL group commits per stream, by path: known_head (one statement) or locking (another instance wrote the stream lately)",
+      labelNames: ["path"],
       registers: [this.registry],
     });
     new Gauge({
@@ -88,6 +95,10 @@ export class Metrics {
     const hits = this.cacheLookups.labels(cache, "hit");
     const misses = this.cacheLookups.labels(cache, "miss");
     return (hit) => (hit ? hits : misses).inc();
+  }
+
+  observeAuditAppend(path: "known_head" | "locking"): void {
+    this.auditAppends.inc({ path });
   }
 
   observeAuditFlush(seconds: number): void {

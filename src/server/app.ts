@@ -155,6 +155,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     ]);
     const container: ContainerType = { get: (someClass) => resolvers.get(someClass) };
     audit.onFlush = (seconds) => metrics.observeAuditFlush(seconds);
+    audit.onAppend = (path) => metrics.observeAuditAppend(path);
     audit.onCommitted((entries) => metrics.observeEntries(entries));
     const observe = (operation: string, seconds: number, ok: boolean) => metrics.observeRootField(operation, seconds, ok);
     // Audit is applied first, so it wraps shield and also records what shield denies.

@@ -43,13 +43,17 @@ describeOnPostgres("PostgreSQL audit append on a known head", () => {
     const stream = "org-append-a";
     const first = new AuditLog(server.app.db);
     const second = new AuditLog(server.app.db);
+    const paths: string[] = [];
+    first.onAppend = (path) => paths.push(path);
     let n = 0;
     await first.record([record(stream, n++)]); // locking path, learns the head
     await first.record([record(stream, n++), record(stream, n++)]); // on the known head
+    expect(paths).toEqual(["locking", "known_head"]);
     expect((first as unknown as { contended: Map<string, number> }).contended.has(stream)).toBe(false);
     await second.record([record(stream, n++)]); // moves the head under the first writer
     await first.record([record(stream, n++)]); // stale guess: nothing written by it, locking path instead
     expect((first as unknown as { contended: Map<string, number> }).contended.has(stream)).toBe(true);
+    expect(paths).toEqual(["locking", "known_head", "locking"]);
     await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? first : second).record([record(stream, n++)])));
     expect(await sequences(stream)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     expect(await verifyChain(server.app.db.manager, stream)).toMatchObject({ ok: true, entriesChecked: n });
