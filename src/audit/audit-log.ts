@@ -151,7 +151,7 @@ export class AuditLog {
     while (this.scheduled || this.waiting.length > 0 || this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
-  /** Starts batches while there is room: one at a time, two for SQLite's writer thread (it commits them in order). */
+  /** Starts batches while there is room: one at a time, several for SQLite's writer thread (it commits them in order). */
   private startBatches(): void {
     const limit = this.sqliteWriter ? SQLITE_WRITER_BATCHES_IN_FLIGHT : 1;
     while (this.waiting.length > 0 && this.inFlight < limit) {
@@ -271,8 +271,8 @@ export class AuditLog {
 /** Column types PostgreSQL cannot infer for parameters in a VALUES list. */
 const CASTS: Partial<Record<(typeof ENTRY_COLUMNS)[number], string>> = { sequence: "::integer", success: "::boolean" };
 const MAX_HEADS = 10_000;
-/** SQLite's writer thread gets the next batch while it commits one, so it never waits for the main thread. */
-const SQLITE_WRITER_BATCHES_IN_FLIGHT = 2;
+/** SQLite's writer thread gets the next batches while it commits (and commits them together), so it never waits for the main thread. */
+const SQLITE_WRITER_BATCHES_IN_FLIGHT = 8;
 const CONTENDED_MS = 5_000;
 
 const ENSURE_STREAM = `INSERT INTO "audit_stream" ("stream", "lastSequence", "lastHash") VALUES ($1, 0, '') ON CONFLICT ("stream") DO NOTHING`;

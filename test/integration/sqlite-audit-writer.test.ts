@@ -81,6 +81,26 @@ describe("SQLite audit writer thread", () => {
     expect(row).toMatchObject({ stream: "org-writer-c", sequence: 1 });
   });
 
+  test("batches that arrive together share one commit; a bad one among them is refused alone", async () => {
+    const unwritable = { ...record("org-writer-e", 0), requestId: null as unknown as string };
+    const outcomes = await Promise.allSettled([
+      writer.append([record("org-writer-e", 1)]),
+      writer.append([unwritable]),
+      writer.append([record("org-writer-e", 2), record("org-writer-e", 3)]),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const rows = (await server.app.db.manager.query(`SELECT "sequence", "resource" FROM "audit_entry" WHERE "stream" = ? ORDER BY "sequence"`, ["org-writer-e"])) as Array<{
+      sequence: number;
+      resource: string;
+    }>;
+    expect(rows).toEqual([
+      { sequence: 1, resource: "conversation:1" },
+      { sequence: 2, resource: "conversation:2" },
+      { sequence: 3, resource: "conversation:3" },
+    ]);
+    expect((await verifyChain(server.app.db.manager, "org-writer-e")).ok).toBe(true);
+  });
+
   test("a thread that dies refuses what was in flight; the next batch starts a new thread", async () => {
     const inFlight = writer.append([record("org-writer-d", 1)]);
     await (writer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
