@@ -239,7 +239,7 @@ function describe(row) {
   const server = row.serverP95BoundMs == null ? '' : `, server-side p95 <= ${row.serverP95BoundMs} ms, p99 <= ${row.serverP99BoundMs} ms`;
   return (
     `round ${row.round}: ${row.scenario}${where}: ${row.reqPerSec.toFixed(1)} req/s, ` +
-    `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms${server}` +
+    `p50 ${row.p50Ms?.toFixed(2) ?? '-'} ms, p99 ${row.p99Ms?.toFixed(2) ?? '-'} ms${server}` +
     `${row.serverCpuMsPerResponse != null ? `, server CPU ${row.serverCpuMsPerResponse.toFixed(2)} ms/response` : ''}${flags}`
   );
 }

@@ -89,6 +89,7 @@ async function refreshRotationWorkload(ctx) {
   const { post } = require('./lib/graphql');
   const person = await passwordUser(ctx);
   const pool = [];
+  let refused = 0;
   for (let i = 0; i < 40; i++) pool.push((await signIn(ctx, person)).refresh_token);
   const path = '/auth/token';
   return {
@@ -108,6 +109,7 @@ async function refreshRotationWorkload(ctx) {
           } catch {
             // a failed rotation takes its family out of the pool (and counts as an error)
           }
+          if (status !== 200 && refused++ < 3) console.error(`refresh refused: HTTP ${status} ${String(body).slice(0, 200)}`);
         },
       },
     ],

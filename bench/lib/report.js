@@ -40,7 +40,7 @@ function scenarioCell(run) {
 const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 
 function hasErrors(run) {
-  return run.status !== 'ok' || Boolean(run.non2xx || run.errorBodies || run.connErrors || run.timeouts || run.problems);
+  return run.status !== 'ok' || run.responses === 0 || Boolean(run.non2xx || run.errorBodies || run.connErrors || run.timeouts || run.problems);
 }
 
 function problemsCell(run) {

@@ -12,6 +12,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { applyMiddleware } from "graphql-middleware";
+import { Client as PgClient } from "pg";
 import pino, { type Logger } from "pino";
 import type { ContainerType } from "type-graphql";
 import { buildShield, withoutAllowWrappers } from "../authz/rules";
@@ -96,7 +97,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
   let feed: ChangeFeed | null = null;
   try {
     const db = new Database(dataSource);
-    await migrate(db);
+    await migrate(db, config.databaseUrl);
     const changes = (feed = new ChangeFeed(db, db.dialect === "postgres" ? config.databaseUrl : null, logger));
     await changes.start();
 
@@ -286,20 +287,22 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
   }
 }
 
-/** Applies pending migrations; on PostgreSQL one instance at a time (advisory lock). */
-async function migrate(db: Database): Promise<void> {
+/**
+ * Applies pending migrations; on PostgreSQL one instance at a time (advisory lock, held on a
+ * connection of its own so that the migrations keep the whole pool, even a pool of one).
+ */
+async function migrate(db: Database, databaseUrl: string): Promise<void> {
   if (db.dialect !== "postgres") {
     await db.runSqliteMigrations();
     return;
   }
-  const lock = db.dataSource.createQueryRunner();
+  const lock = new PgClient({ connectionString: databaseUrl, application_name: "rbac-migration-lock" });
   await lock.connect();
   try {
     await lock.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
     await db.dataSource.runMigrations({ transaction: "each" });
   } finally {
-    await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => undefined);
-    await lock.release();
+    await lock.end().catch(() => undefined); // ending the session releases the lock
   }
 }
 

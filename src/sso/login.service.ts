@@ -12,6 +12,7 @@
  * - Every login writes exactly one audit entry: success with the role's source, or the refusal
  *   with its reason. A refused login creates no user change, no code and no session.
  */
+import type { EntityManager } from "typeorm";
 import { authenticationRecord, type AuditLog, type AuditRecord } from "../audit/audit-log";
 import type { Database } from "../db/database";
 import { OrganizationEntity } from "../organizations/organization.entity";
@@ -52,7 +53,7 @@ export class LoginService implements LoginCompletion {
         if (identity.protocol !== "password" && !org.ssoEnabled) {
           throw new SsoError("SSO_DISABLED", `SSO is disabled for organization ${org.slug}; ask an administrator to enable it`);
         }
-        await this.assertDomainAllowed(org, identity.email);
+        await this.assertDomainAllowed(em, org, identity.email);
         // Password accounts have no IdP groups: their role is the one an administrator set.
         const grant =
           identity.protocol === "password" && identity.roleKey
@@ -134,8 +135,9 @@ export class LoginService implements LoginCompletion {
     ]);
   }
 
-  private async assertDomainAllowed(org: OrganizationEntity, email: string | null): Promise<void> {
-    const domains = await this.db.manager.query(
+  /** Inside the login transaction: its connection, never a second one from the pool. */
+  private async assertDomainAllowed(em: EntityManager, org: OrganizationEntity, email: string | null): Promise<void> {
+    const domains = await em.query(
       this.db.dialect === "postgres" ? `SELECT "domain" FROM "organization_domain" WHERE "organizationId" = $1` : `SELECT "domain" FROM "organization_domain" WHERE "organizationId" = ?`,
       [org.id],
     );

@@ -13,6 +13,7 @@
  *   signature check; key retirement is still read on every request, and expiry still answers
  *   TOKEN_EXPIRED.
  */
+import type { EntityManager } from "typeorm";
 import { randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { AppError, UnauthenticatedError } from "../shared/errors";
@@ -49,8 +50,9 @@ export class AccessTokens {
     private readonly settings: AccessTokenSettings,
   ) {}
 
-  async issue(input: { userId: string; sessionId: string; organizationId: string; roleKey: string }, now = new Date()): Promise<{ token: string; expiresIn: number }> {
-    const { kid, key } = await this.keys.signingKey();
+  /** `em`: the caller's transaction, if it holds one (the key lookup then uses its connection). */
+  async issue(input: { userId: string; sessionId: string; organizationId: string; roleKey: string }, now = new Date(), em?: EntityManager): Promise<{ token: string; expiresIn: number }> {
+    const { kid, key } = await this.keys.signingKey(em);
     const iat = Math.floor(now.getTime() / 1000);
     const token = await new SignJWT({ sid: input.sessionId, org: input.organizationId, role: input.roleKey })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })

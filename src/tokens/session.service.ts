@@ -283,7 +283,7 @@ export class SessionService {
       expiresAt: new Date(idleEnd),
       usedAt: null,
     });
-    const access = await this.accessTokens.issue({ userId: session.userId, sessionId: session.id, organizationId: session.organizationId, roleKey: session.roleKey }, now);
+    const access = await this.accessTokens.issue({ userId: session.userId, sessionId: session.id, organizationId: session.organizationId, roleKey: session.roleKey }, now, em);
     return { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn, refresh_token: refreshToken };
   }
 

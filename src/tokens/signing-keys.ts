@@ -98,9 +98,13 @@ export class SigningKeys {
     await this.reload();
   }
 
-  /** The key that signs now, as the database says (another instance may have rotated it). */
-  async signingKey(): Promise<{ kid: string; key: SignKey }> {
-    const active = await this.db.manager
+  /**
+   * The key that signs now, as the database says (another instance may have rotated it). Callers
+   * inside a transaction pass its manager: a second pool connection per transaction would let
+   * `DATABASE_POOL_SIZE` concurrent transactions wait on each other forever.
+   */
+  async signingKey(em: EntityManager = this.db.manager): Promise<{ kid: string; key: SignKey }> {
+    const active = await em
       .createQueryBuilder(SigningKeyEntity, "k")
       .select(["k.kid", "k.createdAt"])
       .where("k.rotatedAt IS NULL")
@@ -115,7 +119,7 @@ export class SigningKeys {
           this.scheduled = null;
         });
     }
-    if (!this.signer || (active && active.kid !== this.signer.kid)) await this.reload();
+    if (!this.signer || (active && active.kid !== this.signer.kid)) await this.reload(em);
     if (!this.signer) throw new Error("no active signing key");
     return this.signer;
   }
@@ -148,9 +152,9 @@ export class SigningKeys {
     };
   }
 
-  private async reload(): Promise<void> {
+  private async reload(em: EntityManager = this.db.manager): Promise<void> {
     this.lastReload = Date.now();
-    const rows = await this.db.manager.find(SigningKeyEntity, { order: { createdAt: "DESC" } });
+    const rows = await em.find(SigningKeyEntity, { order: { createdAt: "DESC" } });
     const loaded = new Map<string, LoadedKey>();
     for (const row of rows) {
       const publicJwk = JSON.parse(row.publicJwk) as JWK;
