@@ -52,7 +52,9 @@ async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeco
   const times = [];
   let non2xx = 0;
   const unexpected = workload.expectStatus ? (status) => status !== workload.expectStatus : (status) => status < 200 || status >= 300;
+  let lastResponseAt = 0n;
   const record = (client, status, bytes, ms) => {
+    lastResponseAt = process.hrtime.bigint();
     times.push(ms);
     if (unexpected(status)) non2xx++;
   };
@@ -62,7 +64,9 @@ async function runLoad({ url, workload, connections, durationS, warmupS, cpuSeco
     const started = process.hrtime.bigint();
     const cpuBefore = cpu();
     const result = await runAutocannon(opts, record);
-    totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    // Up to the last response: autocannon notices a fixed amount is done only at its next 1 s tick.
+    const ended = lastResponseAt > started ? lastResponseAt : process.hrtime.bigint();
+    totals.seconds += Number(ended - started) / 1e9;
     const cpuAfter = cpu();
     totals.cpuSeconds = cpuBefore == null || cpuAfter == null || totals.cpuSeconds == null ? null : totals.cpuSeconds + cpuAfter - cpuBefore;
     totals.errorBodies += result.mismatches;
