@@ -19,7 +19,7 @@ import type { EntityManager } from "typeorm";
 import type { Dialect } from "../db/data-source";
 import type { Database, SqliteStatements } from "../db/database";
 import type { PrincipalKind } from "../shared/principal";
-import { AuditEntryEntity } from "./audit-entry.entity";
+import type { AuditEntryEntity } from "./audit-entry.entity";
 import type { SqliteAuditWriter } from "./sqlite-audit-writer";
 
 export const PLATFORM_STREAM = "platform";
@@ -370,25 +370,28 @@ function detailsJson(details: Record<string, unknown>): string {
   return json.length <= LIMITS.details ? json : JSON.stringify({ truncated: true, size: json.length });
 }
 
+/** A plain object, not the entity class: the SQLite writer thread loads no TypeORM. */
 function toRow(stream: string, sequence: number, r: AuditRecord): AuditEntryEntity {
-  const row = new AuditEntryEntity();
-  row.stream = stream;
-  row.sequence = sequence;
-  row.timestamp = r.timestamp ?? new Date();
-  row.organizationId = r.organizationId;
-  row.actorId = clean(r.actorId, LIMITS.actorId);
-  row.actorKind = r.actorKind;
-  row.role = clean(r.role, LIMITS.role);
-  row.action = clean(r.action, LIMITS.action);
-  row.operation = clean(r.operation, LIMITS.operation);
-  row.resource = clean(r.resource, LIMITS.resource);
-  row.success = r.success;
-  row.reason = clean(r.reason, LIMITS.reason);
-  row.ipAddress = clean(r.ipAddress, LIMITS.ipAddress);
-  row.userAgent = clean(r.userAgent, LIMITS.userAgent);
-  row.requestId = clean(r.requestId, LIMITS.requestId);
-  row.details = r.details ? detailsJson(r.details) : null;
-  return row;
+  return {
+    stream,
+    sequence,
+    timestamp: r.timestamp ?? new Date(),
+    organizationId: r.organizationId,
+    actorId: clean(r.actorId, LIMITS.actorId),
+    actorKind: r.actorKind,
+    role: clean(r.role, LIMITS.role),
+    action: clean(r.action, LIMITS.action),
+    operation: clean(r.operation, LIMITS.operation),
+    resource: clean(r.resource, LIMITS.resource),
+    success: r.success,
+    reason: clean(r.reason, LIMITS.reason),
+    ipAddress: clean(r.ipAddress, LIMITS.ipAddress),
+    userAgent: clean(r.userAgent, LIMITS.userAgent),
+    requestId: clean(r.requestId, LIMITS.requestId),
+    details: r.details ? detailsJson(r.details) : null,
+    previousHash: "",
+    hash: "",
+  } as AuditEntryEntity;
 }
 
 /** The canonical encoding the chain hashes: a JSON array of the fields in a fixed order. */

@@ -7,10 +7,9 @@
  * savepoint: a batch that cannot be written is refused alone, unless SQLite rolled the whole
  * transaction back by itself (SQLITE_FULL, SQLITE_IOERR, ...), which refuses them all.
  */
-import "reflect-metadata";
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import { applySqlitePragmas } from "../db/data-source";
+import { applySqlitePragmas } from "../db/sqlite-pragmas";
 import { preparedStatements } from "../db/database";
 import { appendSqlite, type AuditRecord } from "./audit-log";
 import type { AuditEntryEntity } from "./audit-entry.entity";

@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import { ENTITIES } from "./entities";
+import { applySqlitePragmas } from "./sqlite-pragmas";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite";
 
@@ -55,14 +56,6 @@ export function dataSourceOptions(target: DatabaseTarget, poolSize = 10): DataSo
     poolSize,
     extra: { connectionTimeoutMillis: 5000 },
   };
-}
-
-/** Every SQLite connection of the service (TypeORM's and the audit writer thread's) runs with these. */
-export function applySqlitePragmas(db: { pragma(sql: string): unknown }): void {
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
-  db.pragma("busy_timeout = 5000");
-  db.pragma("foreign_keys = ON");
 }
 
 export function createDataSource(url: string, poolSize?: number): DataSource {
