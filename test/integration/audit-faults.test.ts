@@ -35,6 +35,8 @@ import {
   buildServiceOnce,
   type DatabaseView,
   type ServiceProcess,
+  setUpOrganization,
+  type ProcessOrganization,
   type ServiceSecrets,
 } from "../support/audit-process";
 import { DATABASES, type DatabaseKind, type TestDatabase } from "../support/databases";
@@ -47,29 +49,7 @@ const BUSY = /SQLITE_BUSY|database is locked/i;
 const randomInt = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Org {
-  id: string;
-  adminKey: string;
-  viewerKey: string;
-}
-
-async function setUpOrganization(service: ServiceProcess, secrets: ServiceSecrets): Promise<Org> {
-  const slug = `faults-${Math.random().toString(36).slice(2, 10)}`;
-  const created = await gql<{ createOrganization: { id: string } }>(service.url, secrets.platformKey, `mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }`, {
-    i: { slug, name: slug },
-  });
-  const id = created.data!.createOrganization.id;
-  const account = async (roleKey: string) => {
-    const reply = await gql<{ createServiceAccount: { apiKey: string } }>(
-      service.url,
-      secrets.platformKey,
-      `mutation($i: CreateServiceAccountInput!) { createServiceAccount(input: $i) { apiKey } }`,
-      { i: { organizationId: id, name: `${roleKey}-faults`, roleKey } },
-    );
-    return reply.data!.createServiceAccount.apiKey;
-  };
-  return { id, adminKey: await account("admin"), viewerKey: await account("viewer") };
-}
+type Org = ProcessOrganization;
 
 /** What the database holds for an organization's mappings and their entries. */
 async function mappingsAndEntries(view: DatabaseView, organizationId: string) {
@@ -200,7 +180,7 @@ describe.each(DATABASES)("audit faults on $name", (kind: DatabaseKind) => {
     const database = await freshDatabase();
     const secrets = newSecrets();
     let service = await start(database, secrets);
-    const org = await setUpOrganization(service, secrets);
+    const org = await setUpOrganization(service, secrets, "faults");
     const tally = new Tally();
     const killedAfter: number[] = []; // mutations sent when each kill was ordered
 
@@ -265,7 +245,7 @@ describe.each(DATABASES)("audit faults on $name", (kind: DatabaseKind) => {
     const secrets = newSecrets();
     // Started together on a fresh database: they race for the migrations too.
     const services = await Promise.all(Array.from({ length: PROCESSES }, () => start(database, secrets, { busy: BUSY })));
-    const org = await setUpOrganization(services[0], secrets);
+    const org = await setUpOrganization(services[0], secrets, "faults");
     const tally = new Tally();
     // Every process writes to the same organization's stream: one chain, many writers.
     await Promise.all(
@@ -316,7 +296,7 @@ describe.each(DATABASES)("audit faults on $name", (kind: DatabaseKind) => {
     const database = await freshDatabase();
     const secrets = newSecrets();
     const service = await start(database, secrets);
-    const org = await setUpOrganization(service, secrets);
+    const org = await setUpOrganization(service, secrets, "faults");
     expect((await gql(service.url, org.adminKey, CREATE_MAPPING, { i: { organizationId: org.id, idpGroup: "before", roleKey: "viewer" } })).data?.createRoleMapping).toBeTruthy();
     expect((await gql<{ can: { allowed: boolean } }>(service.url, org.viewerKey, CAN, { r: "before" })).data?.can?.allowed).toBe(true);
     expect((await readyz(service.base)).status).toBe(200);
@@ -379,7 +359,7 @@ describe.each(DATABASES)("audit faults on $name", (kind: DatabaseKind) => {
       const database = await freshDatabase();
       const secrets = newSecrets();
       const service = await start(database, secrets);
-      const org = await setUpOrganization(service, secrets);
+      const org = await setUpOrganization(service, secrets, "faults");
       const tally = new Tally();
       const ops = mixedOps("load", 300);
       const outageAt = randomInt(60, 120);

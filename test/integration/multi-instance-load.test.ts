@@ -28,6 +28,8 @@ import {
   startService,
   streamShapes,
   type ServiceProcess,
+  setUpOrganization,
+  type ProcessOrganization,
   type ServiceSecrets,
 } from "../support/audit-process";
 import { DATABASES, type DatabaseKind, type TestDatabase } from "../support/databases";
@@ -45,11 +47,7 @@ const RENAME = `mutation($id: ID!, $i: UpdateOrganizationInput!) { updateOrganiz
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Org {
-  id: string;
-  adminKey: string;
-  viewerKey: string;
-}
+type Org = ProcessOrganization;
 
 type OpKind = "mapping" | "rename" | "decision" | "platform";
 interface Op {
@@ -75,26 +73,6 @@ interface Sent {
   afterKill: boolean;
   /** Answered (or failed) after the kill was ordered. */
   endedAfterKill: boolean;
-}
-
-async function setUpOrganization(service: ServiceProcess, secrets: ServiceSecrets, n: number): Promise<Org> {
-  const slug = `load-${n}-${randomBytes(4).toString("hex")}`;
-  const created = await gql<{ createOrganization: { id: string } }>(service.url, secrets.platformKey, `mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }`, {
-    i: { slug, name: slug },
-  });
-  expect(created.errors).toBeUndefined();
-  const id = created.data!.createOrganization.id;
-  const account = async (roleKey: string) => {
-    const reply = await gql<{ createServiceAccount: { apiKey: string } }>(
-      service.url,
-      secrets.platformKey,
-      `mutation($i: CreateServiceAccountInput!) { createServiceAccount(input: $i) { apiKey } }`,
-      { i: { organizationId: id, name: `${roleKey}-load`, roleKey } },
-    );
-    expect(reply.errors).toBeUndefined();
-    return reply.data!.createServiceAccount.apiKey;
-  };
-  return { id, adminKey: await account("admin"), viewerKey: await account("viewer") };
 }
 
 /** Sends one op; a network failure is "lost" (not acknowledged), an answer with errors "refused". */
@@ -146,7 +124,7 @@ describe.each(DATABASES)("load over three instances on one $name database, one k
     const instances = await Promise.all([0, 1, 2].map(() => startService({ databaseUrl: database.url, secrets })));
     running.push(...instances);
     const orgs: Org[] = [];
-    for (let n = 0; n < ORGS; n += 1) orgs.push(await setUpOrganization(instances[n % 3], secrets, n));
+    for (let n = 0; n < ORGS; n += 1) orgs.push(await setUpOrganization(instances[n % 3], secrets, `load-${n}`));
 
     const run = randomBytes(4).toString("hex");
     const kinds: OpKind[] = ["mapping", "decision", "rename", "platform", "mapping", "decision", "mapping"];

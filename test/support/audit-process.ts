@@ -237,3 +237,30 @@ export async function pool<T>(items: T[], concurrency: number, work: (item: T) =
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
+
+/** An organization with an admin and a viewer service key, made through the platform key of a running process. */
+export interface ProcessOrganization {
+  id: string;
+  adminKey: string;
+  viewerKey: string;
+}
+
+export async function setUpOrganization(service: ServiceProcess, secrets: ServiceSecrets, tag: string): Promise<ProcessOrganization> {
+  const slug = `${tag}-${randomBytes(4).toString("hex")}`;
+  const created = await gql<{ createOrganization: { id: string } }>(service.url, secrets.platformKey, `mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }`, {
+    i: { slug, name: slug },
+  });
+  if (created.errors) throw new Error(`createOrganization: ${JSON.stringify(created.errors)}`);
+  const id = created.data!.createOrganization.id;
+  const account = async (roleKey: string) => {
+    const reply = await gql<{ createServiceAccount: { apiKey: string } }>(
+      service.url,
+      secrets.platformKey,
+      `mutation($i: CreateServiceAccountInput!) { createServiceAccount(input: $i) { apiKey } }`,
+      { i: { organizationId: id, name: `${roleKey}-${tag}`, roleKey } },
+    );
+    if (reply.errors) throw new Error(`createServiceAccount: ${JSON.stringify(reply.errors)}`);
+    return reply.data!.createServiceAccount.apiKey;
+  };
+  return { id, adminKey: await account("admin"), viewerKey: await account("viewer") };
+}
