@@ -65,11 +65,6 @@ interface Member {
   reject: (error: unknown) => void;
 }
 
-interface TransactionCallbacks {
-  committed: Array<() => void>;
-  ended: Array<() => void>;
-}
-
 /** Upper bound of transactions per group commit (bounds how long the write lock is held). */
 const MAX_GROUP = 64;
 
@@ -79,7 +74,7 @@ export class Database {
   private runningGroups = false;
   /** While exclusive work runs: what is in flight (more exclusive work may join). */
   private exclusiveRuns: Set<Promise<void>> | null = null;
-  private readonly commitCallbacks = new WeakMap<EntityManager, TransactionCallbacks>();
+  private readonly transactionCallbacks = new WeakMap<EntityManager, Array<() => void>>();
 
   constructor(readonly dataSource: DataSource) {
     this.dialect = dataSource.options.type === "postgres" ? "postgres" : "sqlite";
@@ -91,43 +86,30 @@ export class Database {
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const callbacks: TransactionCallbacks = { committed: [], ended: [] };
+    const callbacks: Array<() => void> = [];
     const tracked = async (em: EntityManager): Promise<T> => {
-      this.commitCallbacks.set(em, callbacks);
+      this.transactionCallbacks.set(em, callbacks);
       try {
         return await work(em);
       } finally {
-        this.commitCallbacks.delete(em);
+        this.transactionCallbacks.delete(em);
       }
     };
     const run = this.dialect === "postgres" ? this.dataSource.transaction(tracked) : this.enqueue<T>("transaction", () => this.dataSource.transaction(tracked));
-    return run.then(
-      (result) => {
-        for (const callback of [...callbacks.committed, ...callbacks.ended]) callback();
-        return result;
-      },
-      (error: unknown) => {
-        for (const callback of callbacks.ended) callback();
-        throw error;
-      },
-    );
+    const ended = () => {
+      for (const callback of callbacks) callback();
+    };
+    return run.finally(ended);
   }
 
   /**
-   * Runs `callback` once the transaction of `em` has committed (never if it rolls back). Outside a
-   * transaction (`em` is the plain manager) it runs at once. Used to invalidate in-memory caches
-   * only when the change is visible to every reader.
+   * Runs `callback` once the transaction of `em` has ended, committed or rolled back; outside a
+   * transaction (`em` is the plain manager) at once. Caches are dropped then, never before: a
+   * reader could otherwise put the old row back.
    */
-  afterCommit(em: EntityManager, callback: () => void): void {
-    const callbacks = this.commitCallbacks.get(em);
-    if (callbacks) callbacks.committed.push(callback);
-    else callback();
-  }
-
-  /** Like afterCommit, but also after a rollback: once the transaction of `em` has ended either way. */
   afterTransaction(em: EntityManager, callback: () => void): void {
-    const callbacks = this.commitCallbacks.get(em);
-    if (callbacks) callbacks.ended.push(callback);
+    const callbacks = this.transactionCallbacks.get(em);
+    if (callbacks) callbacks.push(callback);
     else callback();
   }
 
