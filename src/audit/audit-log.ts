@@ -212,20 +212,13 @@ export class AuditLog {
     const rows = chain(stream, lastSequence, head.lastHash, records);
     const lastHash = rows[rows.length - 1].hash;
     const values: unknown[] = [lastSequence, lastHash, stream, head.lastSequence, head.lastHash];
-    const tuples = rows.map((row) => {
-      const placeholders = ENTRY_COLUMNS.map((column) => {
-        values.push(toSql(row[column], "postgres"));
-        return `$${values.length}${CASTS[column] ?? ""}`;
-      });
-      return `(${placeholders.join(", ")})`;
-    });
-    const columns = ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ");
     const sql =
       `WITH "head" AS (UPDATE "audit_stream" SET "lastSequence" = $1, "lastHash" = $2 WHERE "stream" = $3 AND "lastSequence" = $4 AND "lastHash" = $5 RETURNING 1) ` +
-      `INSERT INTO "audit_entry" (${columns}) SELECT * FROM (VALUES ${tuples.join(", ")}) AS "v" (${columns}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`;
+      `INSERT INTO "audit_entry" (${COLUMN_LIST}) SELECT * FROM (${valuesList(rows, "postgres", values, true)}) AS "v" (${COLUMN_LIST}) WHERE EXISTS (SELECT 1 FROM "head") RETURNING "sequence"`;
     this.heads.delete(stream); // until this append is known to have landed
     const inserted = (await this.db.manager.query(sql, values)) as unknown[];
     if (inserted.length !== rows.length) {
+      if (this.contended.size >= MAX_HEADS) this.contended.clear();
       this.contended.set(stream, Date.now() + CONTENDED_MS);
       return null;
     }
@@ -297,15 +290,24 @@ export function appendSqlite(sql: SqliteStatements, records: AuditRecord[]): Aud
   return written;
 }
 
-function insertStatement(rows: AuditEntryEntity[], dialect: Dialect): { sql: string; values: unknown[] } {
-  const postgres = dialect === "postgres";
-  const values: unknown[] = [];
+/**
+ * `VALUES (…), (…)` for `rows`, their parameters appended to `values` (numbered after what it
+ * holds on PostgreSQL). `casts`: for a VALUES list PostgreSQL types from its parameters alone.
+ */
+function valuesList(rows: AuditEntryEntity[], dialect: Dialect, values: unknown[], casts = false): string {
   const tuples = rows.map((row) => {
-    const start = values.length;
-    values.push(...ENTRY_COLUMNS.map((column) => toSql(row[column], dialect)));
-    return `(${ENTRY_COLUMNS.map((_, i) => (postgres ? `$${start + i + 1}` : "?")).join(", ")})`;
+    const placeholders = ENTRY_COLUMNS.map((column) => {
+      values.push(toSql(row[column], dialect));
+      return dialect === "postgres" ? `$${values.length}${casts ? (CASTS[column] ?? "") : ""}` : "?";
+    });
+    return `(${placeholders.join(", ")})`;
   });
-  return { sql: `INSERT INTO "audit_entry" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values };
+  return `VALUES ${tuples.join(", ")}`;
+}
+
+function insertStatement(rows: AuditEntryEntity[], dialect: Dialect): { sql: string; values: unknown[] } {
+  const values: unknown[] = [];
+  return { sql: `INSERT INTO "audit_entry" (${COLUMN_LIST}) ${valuesList(rows, dialect, values)}`, values };
 }
 
 function toSql(value: unknown, dialect: Dialect): unknown {
@@ -349,6 +351,7 @@ const ENTRY_COLUMNS = [
   "stream", "sequence", "timestamp", "organizationId", "actorId", "actorKind", "role", "action", "operation",
   "resource", "success", "reason", "ipAddress", "userAgent", "requestId", "previousHash", "hash", "details",
 ] as const satisfies ReadonlyArray<keyof AuditEntryEntity>;
+const COLUMN_LIST = ENTRY_COLUMNS.map((c) => `"${c}"`).join(", ");
 
 const LIMITS = { details: 8192, actorId: 64, role: 64, action: 64, operation: 128, resource: 512, reason: 1024, ipAddress: 64, userAgent: 512, requestId: 64 };
 
