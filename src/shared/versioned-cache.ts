@@ -46,8 +46,4 @@ export class VersionedCache<K, V> {
     }
     return value;
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
